@@ -1,0 +1,202 @@
+"""Every query the app makes. Functions take ``session`` keyword-first and return table models.
+
+Callers own the transaction (``store.db.transaction``); nothing here commits.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from sqlalchemy import func
+from sqlmodel import Session, col, select
+
+from qa_meeting.store.models import (
+    AuditEvent,
+    Clip,
+    Nomination,
+    NominationStatus,
+    Read,
+    Study,
+    User,
+    utcnow,
+)
+
+# --- users -----------------------------------------------------------------------------------
+
+
+def add_user(*, session: Session, user: User) -> User:
+    session.add(user)
+    session.flush()
+    return user
+
+
+def get_user(*, session: Session, user_id: int) -> User | None:
+    return session.get(User, user_id)
+
+
+def get_user_by_username(*, session: Session, username: str) -> User | None:
+    return session.exec(select(User).where(User.username == username)).first()
+
+
+def get_user_by_email(*, session: Session, email: str) -> User | None:
+    return session.exec(select(User).where(func.lower(User.email) == email.lower())).first()
+
+
+def list_users(*, session: Session, role: str | None = None) -> Sequence[User]:
+    query = select(User).order_by(col(User.username))
+    if role is not None:
+        query = query.where(User.role == role)
+    return session.exec(query).all()
+
+
+def count_users(*, session: Session) -> int:
+    return session.exec(select(func.count()).select_from(User)).one()
+
+
+def pseudonyms_in_use(*, session: Session) -> set[str]:
+    return set(session.exec(select(User.pseudonym)).all())
+
+
+# --- studies and clips -----------------------------------------------------------------------
+
+
+def get_study(*, session: Session, study_id: int) -> Study | None:
+    return session.get(Study, study_id)
+
+
+def get_study_by_uid(*, session: Session, study_instance_uid: str) -> Study | None:
+    query = select(Study).where(Study.study_instance_uid == study_instance_uid)
+    return session.exec(query).first()
+
+
+def add_study(*, session: Session, study: Study) -> Study:
+    session.add(study)
+    session.flush()
+    return study
+
+
+def save_study(*, session: Session, study: Study) -> Study:
+    study.updated_at = utcnow()
+    session.add(study)
+    session.flush()
+    return study
+
+
+def count_studies(*, session: Session) -> int:
+    return session.exec(select(func.count()).select_from(Study)).one()
+
+
+@dataclass(frozen=True)
+class StudyFilter:
+    """Inbox filters; ``None`` means any."""
+
+    protocol_id: str | None = None
+    operator_id: int | None = None
+    status: str | None = None
+    discordance: str | None = None
+    limit: int = 500
+
+
+def list_studies(*, session: Session, filters: StudyFilter = StudyFilter()) -> Sequence[Study]:
+    query = select(Study).order_by(col(Study.created_at).desc(), col(Study.id).desc())
+    if filters.protocol_id is not None:
+        query = query.where(Study.protocol_id == filters.protocol_id)
+    if filters.operator_id is not None:
+        query = query.where(Study.operator_id == filters.operator_id)
+    if filters.status is not None:
+        query = query.where(Study.status == filters.status)
+    if filters.discordance is not None:
+        query = query.where(Study.discordance == filters.discordance)
+    return session.exec(query.limit(filters.limit)).all()
+
+
+def count_studies_by(*, session: Session, column: str) -> dict[str | None, int]:
+    """Count studies grouped by one column (status, discordance, protocol_id)."""
+    attribute = getattr(Study, column)
+    rows = session.exec(select(attribute, func.count()).group_by(attribute)).all()
+    return dict(rows)
+
+
+def get_clip_by_sop_uid(*, session: Session, sop_instance_uid: str) -> Clip | None:
+    query = select(Clip).where(Clip.sop_instance_uid == sop_instance_uid)
+    return session.exec(query).first()
+
+
+def add_clip(*, session: Session, clip: Clip) -> Clip:
+    session.add(clip)
+    session.flush()
+    return clip
+
+
+def list_clips(*, session: Session, study_id: int) -> Sequence[Clip]:
+    query = select(Clip).where(Clip.study_id == study_id).order_by(col(Clip.id))
+    return session.exec(query).all()
+
+
+def clip_counts(*, session: Session, study_ids: Sequence[int]) -> dict[int, int]:
+    if not study_ids:
+        return {}
+    query = (
+        select(Clip.study_id, func.count())
+        .where(col(Clip.study_id).in_(study_ids))
+        .group_by(col(Clip.study_id))
+    )
+    return dict(session.exec(query).all())
+
+
+# --- reads -----------------------------------------------------------------------------------
+
+
+def get_read(*, session: Session, study_id: int, kind: str) -> Read | None:
+    query = select(Read).where(Read.study_id == study_id, Read.kind == kind)
+    return session.exec(query).first()
+
+
+def save_read(*, session: Session, read: Read) -> Read:
+    read.updated_at = utcnow()
+    session.add(read)
+    session.flush()
+    return read
+
+
+# --- nominations -----------------------------------------------------------------------------
+
+
+def get_nomination(*, session: Session, study_id: int) -> Nomination | None:
+    return session.exec(select(Nomination).where(Nomination.study_id == study_id)).first()
+
+
+def save_nomination(*, session: Session, nomination: Nomination) -> Nomination:
+    nomination.updated_at = utcnow()
+    session.add(nomination)
+    session.flush()
+    return nomination
+
+
+def count_open_nominations(*, session: Session) -> int:
+    open_states = (NominationStatus.QUEUED.value, NominationStatus.PINNED.value)
+    query = (
+        select(func.count())
+        .select_from(Nomination)
+        .where(col(Nomination.status).in_(open_states))
+    )
+    return session.exec(query).one()
+
+
+# --- audit -----------------------------------------------------------------------------------
+
+
+def add_audit_event(*, session: Session, event: AuditEvent) -> AuditEvent:
+    session.add(event)
+    session.flush()
+    return event
+
+
+def list_audit_events(
+    *, session: Session, action: str | None = None, limit: int = 200
+) -> Sequence[AuditEvent]:
+    query = select(AuditEvent).order_by(col(AuditEvent.id).desc())
+    if action is not None:
+        query = query.where(AuditEvent.action == action)
+    return session.exec(query.limit(limit)).all()
