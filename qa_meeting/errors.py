@@ -31,7 +31,9 @@ class ConfigurationError(QaMeetingError):
 class ProtocolError(ConfigurationError):
     """A protocol file is malformed."""
 
-    default_remedy = "Fix the protocol file named in the message; see the README on adding a protocol."
+    default_remedy = (
+        "Fix the protocol file named in the message; see the README on adding a protocol."
+    )
 
 
 class ValidationError(QaMeetingError):

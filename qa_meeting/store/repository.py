@@ -111,11 +111,15 @@ def list_studies(*, session: Session, filters: StudyFilter = StudyFilter()) -> S
     return session.exec(query.limit(filters.limit)).all()
 
 
-def count_studies_by(*, session: Session, column: str) -> dict[str | None, int]:
+def count_studies_by(
+    *, session: Session, column: str, operator_id: int | None = None
+) -> dict[str | None, int]:
     """Count studies grouped by one column (status, discordance, protocol_id)."""
     attribute = getattr(Study, column)
-    rows = session.exec(select(attribute, func.count()).group_by(attribute)).all()
-    return dict(rows)
+    query = select(attribute, func.count()).group_by(attribute)
+    if operator_id is not None:
+        query = query.where(Study.operator_id == operator_id)
+    return dict(session.exec(query).all())
 
 
 def get_clip_by_sop_uid(*, session: Session, sop_instance_uid: str) -> Clip | None:
@@ -177,9 +181,7 @@ def save_nomination(*, session: Session, nomination: Nomination) -> Nomination:
 def count_open_nominations(*, session: Session) -> int:
     open_states = (NominationStatus.QUEUED.value, NominationStatus.PINNED.value)
     query = (
-        select(func.count())
-        .select_from(Nomination)
-        .where(col(Nomination.status).in_(open_states))
+        select(func.count()).select_from(Nomination).where(col(Nomination.status).in_(open_states))
     )
     return session.exec(query).one()
 
@@ -200,3 +202,8 @@ def list_audit_events(
     if action is not None:
         query = query.where(AuditEvent.action == action)
     return session.exec(query.limit(limit)).all()
+
+
+def delete_nomination(*, session: Session, nomination: Nomination) -> None:
+    session.delete(nomination)
+    session.flush()

@@ -1,0 +1,35 @@
+"""The audit trail: who did what, when, and how it ended.
+
+Targets and details are ids and codes, never patient identifiers.
+"""
+
+from __future__ import annotations
+
+from sqlmodel import Session
+
+from qa_meeting.services.context import Actor
+from qa_meeting.store import repository
+from qa_meeting.store.models import AuditEvent
+
+
+def record(
+    session: Session,
+    actor: Actor | None,
+    action: str,
+    *,
+    target: str = "",
+    outcome: str = "ok",
+    detail: str = "",
+) -> None:
+    """Add an audit event inside the caller's transaction."""
+    repository.add_audit_event(
+        session=session,
+        event=AuditEvent(
+            user_id=actor.user_id if actor else None,
+            username=actor.username if actor else "system",
+            action=action,
+            target=target[:200],
+            outcome=outcome,
+            detail=detail,
+        ),
+    )
