@@ -1,0 +1,150 @@
+"""The ``qa-meeting`` command: the same services as the app, from a terminal.
+
+Exit codes: 0 when the command did its work (for ``ingest``: every file got a status, stored or
+rejected); 2 when the request was refused (bad input or configuration), with the reason on
+stderr; 1 only on an internal failure.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+from collections.abc import Callable, Sequence
+from functools import wraps
+from pathlib import Path
+from typing import ParamSpec, TypeVar
+
+import click
+
+from qa_meeting.errors import QaMeetingError
+from qa_meeting.services import demo, ingest, scans, users
+from qa_meeting.services.context import Actor, AppContext, build_context
+from qa_meeting.settings import load_settings
+from qa_meeting.store.models import Role
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+# The command line is run by a trusted operator on the server: staff visibility, no user row.
+CLI_ACTOR = Actor(user_id=0, username="cli", role=Role.ADMIN.value, pseudonym="CLI")
+
+
+def _refusals_exit_2(func: Callable[P, R]) -> Callable[P, R]:
+    @wraps(func)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        try:
+            return func(*args, **kwargs)
+        except QaMeetingError as error:
+            click.echo(f"error: {error.message}\nwhat to do: {error.remedy}", err=True)
+            sys.exit(2)
+
+    return wrapper
+
+
+def _context() -> AppContext:
+    settings = load_settings()
+    logging.basicConfig(level=settings.log_level, format="%(levelname)s %(name)s: %(message)s")
+    return build_context(settings)
+
+
+def _emit_json(items: Sequence[dict[str, object]]) -> None:
+    for item in items:
+        click.echo(json.dumps(item, sort_keys=True, default=str))
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="qa-meeting")
+def main() -> None:
+    """QA Meeting: POCUS scans, over-reads and QA meetings from the command line."""
+
+
+@main.command("demo")
+@click.option("--if-empty", is_flag=True, help="Only load when the database has no scans yet.")
+@_refusals_exit_2
+def demo_command(if_empty: bool) -> None:
+    """Load the demo cases and demo accounts (see README for the accounts)."""
+    report = demo.load_demo(_context(), only_if_empty=if_empty)
+    click.echo(report.summary())
+
+
+@main.command("ingest")
+@click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per file.")
+@_refusals_exit_2
+def ingest_command(paths: tuple[Path, ...], as_json: bool) -> None:
+    """Store DICOM files, folders (recursively) and zip archives."""
+    results = ingest.ingest_paths(_context(), list(paths), actor=None, source="folder")
+    if as_json:
+        _emit_json([r.to_json() for r in results])
+        return
+    for r in results:
+        reason = f": {r.reason}" if r.reason else ""
+        click.echo(f"{r.status.value:<15} {r.path}{reason}")
+    stored = sum(1 for r in results if r.status.value == "stored")
+    click.echo(f"{len(results)} files, {stored} stored")
+
+
+@main.group("scans")
+def scans_group() -> None:
+    """List stored scans."""
+
+
+@scans_group.command("list")
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per scan.")
+@_refusals_exit_2
+def scans_list(as_json: bool) -> None:
+    """Every scan, newest first (no patient identifiers are printed)."""
+    rows = scans.list_scans(_context(), CLI_ACTOR)
+    if as_json:
+        _emit_json([r.to_json() for r in rows])
+        return
+    for r in rows:
+        click.echo(
+            f"{r.study_id:>6}  {r.protocol_id or '-':<12} {r.status:<18} "
+            f"{r.discordance or '-':<24} {r.clips} clip(s)  {r.operator}"
+        )
+
+
+@main.group("users")
+def users_group() -> None:
+    """Manage local accounts."""
+
+
+@users_group.command("add")
+@click.argument("username")
+@click.option("--name", "display_name", required=True, help="The person's name.")
+@click.option(
+    "--role", required=True, type=click.Choice([r.value for r in Role]), help="What they may do."
+)
+@click.option("--email", default=None, help="E-mail, used to match OIDC sign-ins.")
+@click.password_option(
+    "--password", help="Local password (prompted for when omitted; at least 8 characters)."
+)
+@_refusals_exit_2
+def users_add(
+    username: str, display_name: str, role: str, email: str | None, password: str
+) -> None:
+    """Add a local account."""
+    user = users.create_user(
+        _context(),
+        username=username,
+        display_name=display_name,
+        role=role,
+        password=password,
+        email=email,
+    )
+    click.echo(f"added {user.username} ({user.role}), pseudonym {user.pseudonym}")
+
+
+@users_group.command("list")
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per user.")
+@_refusals_exit_2
+def users_list(as_json: bool) -> None:
+    """Every account (never the password hash)."""
+    everyone = users.list_users(_context())
+    if as_json:
+        _emit_json([u.to_json() for u in everyone])
+        return
+    for u in everyone:
+        click.echo(f"{u.username:<20} {u.role:<8} {u.pseudonym:<8} {u.display_name}")
