@@ -5,10 +5,12 @@ Targets and details are ids and codes, never patient identifiers.
 
 from __future__ import annotations
 
+from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
 from qa_meeting.services.context import Actor
 from qa_meeting.store import repository
+from qa_meeting.store.db import transaction
 from qa_meeting.store.models import AuditEvent
 
 
@@ -33,3 +35,11 @@ def record(
             detail=detail,
         ),
     )
+
+
+def record_refusal(
+    engine: Engine, actor: Actor | None, action: str, *, target: str = "", detail: str = ""
+) -> None:
+    """Record a refused action in a transaction of its own, so it outlives the refusal."""
+    with transaction(engine) as session:
+        record(session, actor, action, target=target, outcome="refused", detail=detail)

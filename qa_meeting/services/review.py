@@ -277,8 +277,8 @@ def save_read(
     with transaction(ctx.engine) as session:
         study = _visible_study(session, actor, study_id)
         if not _may_edit_read(actor, study, kind):
-            audit.record(
-                session, actor, f"read.{kind.value}", target=f"study:{study_id}", outcome="refused"
+            audit.record_refusal(
+                ctx.engine, actor, f"read.{kind.value}", target=f"study:{study_id}"
             )
             raise PermissionDeniedError(
                 "You cannot enter this read."

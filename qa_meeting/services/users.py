@@ -128,22 +128,25 @@ def list_users(ctx: AppContext) -> list[UserSummary]:
 
 def authenticate(ctx: AppContext, username: str, password: str) -> Actor:
     """Check a local password. The same message for every failure, to not reveal accounts."""
-    failure = AuthenticationError("The user name or password is not right.")
+    name = username.strip().lower()
     with transaction(ctx.engine) as session:
-        user = repository.get_user_by_username(session=session, username=username.strip().lower())
-        if user is None or not user.active or not user.password_hash:
-            audit.record(session, None, "login", target=username[:80], outcome="refused")
-            raise failure
-        try:
-            _HASHER.verify(user.password_hash, password)
-        except (VerificationError, InvalidHashError):
-            audit.record(session, actor_for(user), "login", outcome="refused")
-            raise failure from None
-        if _HASHER.check_needs_rehash(user.password_hash):
+        user = repository.get_user_by_username(session=session, username=name)
+        actor = actor_for(user) if user is not None else None
+        verified = False
+        if user is not None and user.active and user.password_hash:
+            try:
+                verified = _HASHER.verify(user.password_hash, password)
+            except (VerificationError, InvalidHashError):
+                verified = False
+        if verified and user is not None and _HASHER.check_needs_rehash(user.password_hash or ""):
             user.password_hash = _HASHER.hash(password)
             session.add(user)
-        audit.record(session, actor_for(user), "login")
-        return actor_for(user)
+        audit.record(
+            session, actor, "login", target=name[:80], outcome="ok" if verified else "refused"
+        )
+    if not verified or actor is None:
+        raise AuthenticationError("The user name or password is not right.")
+    return actor
 
 
 def actor_for_oidc(ctx: AppContext, email: str | None) -> Actor:
@@ -155,14 +158,14 @@ def actor_for_oidc(ctx: AppContext, email: str | None) -> Actor:
         )
     with transaction(ctx.engine) as session:
         user = repository.get_user_by_email(session=session, email=email)
-        if user is None or not user.active:
-            audit.record(session, None, "login.oidc", outcome="refused")
-            raise AuthenticationError(
-                "You have no account in QA Meeting yet.",
-                "Ask an administrator to add an account with your hospital e-mail address.",
-            )
-        audit.record(session, actor_for(user), "login.oidc")
-        return actor_for(user)
+        actor = actor_for(user) if user is not None and user.active else None
+        audit.record(session, actor, "login.oidc", outcome="ok" if actor else "refused")
+    if actor is None:
+        raise AuthenticationError(
+            "You have no account in QA Meeting yet.",
+            "Ask an administrator to add an account with your hospital e-mail address.",
+        )
+    return actor
 
 
 def users_by_role(ctx: AppContext, role: str) -> Sequence[UserSummary]:

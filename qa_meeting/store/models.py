@@ -16,7 +16,8 @@ from sqlmodel import Field, SQLModel
 
 
 def utcnow() -> datetime:
-    return datetime.now(UTC).replace(tzinfo=None)
+    """Now, timezone-aware in UTC (SQLModel stores aware datetimes as UTC)."""
+    return datetime.now(UTC)
 
 
 class Role(StrEnum):
