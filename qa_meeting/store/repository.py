@@ -207,3 +207,8 @@ def list_audit_events(
 def delete_nomination(*, session: Session, nomination: Nomination) -> None:
     session.delete(nomination)
     session.flush()
+
+
+def get_clip_by_sha256(*, session: Session, sha256: str) -> Clip | None:
+    """Any clip whose original has these bytes (media cleanup checks for references)."""
+    return session.exec(select(Clip).where(Clip.sha256 == sha256)).first()
