@@ -212,3 +212,8 @@ def delete_nomination(*, session: Session, nomination: Nomination) -> None:
 def get_clip_by_sha256(*, session: Session, sha256: str) -> Clip | None:
     """Any clip whose original has these bytes (media cleanup checks for references)."""
     return session.exec(select(Clip).where(Clip.sha256 == sha256)).first()
+
+
+def get_study_by_demo_case(*, session: Session, demo_case: str) -> Study | None:
+    """The study loaded from the demo case with this id, if it is loaded."""
+    return session.exec(select(Study).where(Study.demo_case == demo_case)).first()
