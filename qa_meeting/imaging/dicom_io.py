@@ -238,25 +238,17 @@ def _text(ds: Any, keyword: str) -> str:
     return str(value).strip()
 
 
-def _number(ds: Any, keyword: str) -> float | None:
-    value = _value(ds, keyword)
-    try:
-        return float(value) if value not in (None, "") else None
-    except (TypeError, ValueError):
-        return None
-
-
 def _numbers(ds: Any, keyword: str) -> list[float]:
     value = _value(ds, keyword)
     try:
-        return [float(v) for v in value] if _is_multi(value) else [float(value)]
+        return [float(v) for v in (value if _is_multi(value) else [value]) if v not in (None, "")]
     except (TypeError, ValueError):
         return []
 
 
 def _integer(ds: Any, keyword: str) -> int | None:
-    number = _number(ds, keyword)
-    return int(number) if number is not None and number.is_integer() else None
+    numbers = _numbers(ds, keyword)
+    return int(numbers[0]) if len(numbers) == 1 and numbers[0].is_integer() else None
 
 
 def _study_date(ds: Any) -> date | None:
@@ -268,17 +260,12 @@ def _study_date(ds: Any) -> date | None:
 
 
 def _frame_time_ms(ds: Any) -> float | None:
-    frame_time = _number(ds, "FrameTime")
-    if frame_time is not None and frame_time > 0:
-        return frame_time
-    vector = _numbers(ds, "FrameTimeVector")  # per-frame increments; the first is often 0
-    if vector and sum(vector) > 0:
-        positive = [v for v in vector if v > 0]
-        return sum(positive) / len(positive)
-    for rate_keyword in ("CineRate", "RecommendedDisplayFrameRate"):
-        rate = _number(ds, rate_keyword)
-        if rate is not None and rate > 0:
-            return 1000.0 / rate
+    """Frame Time, else the mean positive Frame Time Vector increment, else a frame rate."""
+    for keyword in ("FrameTime", "FrameTimeVector", "CineRate", "RecommendedDisplayFrameRate"):
+        positive = [v for v in _numbers(ds, keyword) if v > 0]
+        if positive:
+            mean = sum(positive) / len(positive)
+            return mean if keyword.startswith("FrameTime") else 1000.0 / mean
     return None
 
 
@@ -312,12 +299,11 @@ def _no_image(ds: Any, sop_class_uid: str) -> DicomRejectedError:
 
 
 def _has_regions(ds: Any) -> bool:
-    if 0x00186011 not in ds:
-        return False
-    element = ds.get_item(0x00186011, keep_deferred=True)
+    """Whether a non-empty Sequence of Ultrasound Regions is present (without parsing it)."""
+    element = ds.get_item(0x00186011, keep_deferred=True) if 0x00186011 in ds else None
     if isinstance(element, RawDataElement):
         return element.length != 0
-    return bool(element.value)
+    return element is not None and bool(element.value)
 
 
 def _implausible(message: str, remedy: str = _REEXPORT) -> DicomRejectedError:
@@ -376,7 +362,7 @@ def _check_pixel_bytes(
 ) -> None:
     """Check the file holds all the pixel bytes its header promises, without reading them."""
     if pixel_data.length == UNDEFINED_LENGTH:
-        _check_fragments(fp, pixel_data.value_offset, size, 16 * geometry.frames + 1024)
+        _check_fragments(fp, pixel_data.value_offset, size, 64 * geometry.frames + 10_000)
     elif transfer_syntax not in UNCOMPRESSED_TRANSFER_SYNTAXES:
         raise _unreadable("its compressed image data is not split into fragments")
     elif (
