@@ -112,8 +112,8 @@ def test_sign_in_with_a_demo_account_and_see_the_demo_cases_in_the_inbox(
         try:
             page = browser.new_page(viewport={"width": 1400, "height": 1000})
             page.goto(app_url)
-            page.get_by_label("User name").fill("expert1")
-            page.get_by_label("Password").fill("qa-meeting-demo")
+            page.get_by_role("textbox", name="User name").fill("expert1")
+            page.get_by_role("textbox", name="Password").fill("qa-meeting-demo")
             page.get_by_role("button", name="Sign in").click()
             expect(page.get_by_text("What is waiting")).to_be_visible(timeout=30_000)
             page.get_by_role("link", name="Inbox").click()
