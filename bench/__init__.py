@@ -1,1 +1,1 @@
-"""Benchmarks, run by `make bench`. Each reports a ratio against a baseline measured in the same run."""
+"""Benchmarks, run by `make bench`: each reports a ratio to a baseline measured in the same run."""

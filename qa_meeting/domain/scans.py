@@ -6,6 +6,7 @@ Pure types: ``imaging.dicom_io`` fills a ``DicomHeader`` from a file, ``services
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 from datetime import date
 from enum import StrEnum
@@ -34,6 +35,47 @@ class DicomHeader:
     model_name: str
     study_date: date | None
     operators_name: str
+    container: str = "dicom"  # or the video format of a non-DICOM clip (mp4, mov, avi)
+
+
+VIDEO_SUFFIXES = {".mp4": "mp4", ".m4v": "mp4", ".mov": "mov", ".avi": "avi"}
+
+
+def uid_from_hash(sha256: str, salt: str) -> str:
+    """A DICOM UID (2.25 + a 128-bit integer) derived from the bytes: same file, same UID."""
+    digest = hashlib.sha256(f"{salt}:{sha256}".encode()).hexdigest()[:32]
+    return f"2.25.{int(digest, 16)}"
+
+
+def video_clip_header(
+    *, sha256: str, container: str, width: int, height: int, frames: int, fps: float
+) -> DicomHeader:
+    """Header facts for a non-DICOM clip (an MP4, MOV or AVI exported by a trainee).
+
+    It has no identifiers of its own, so its instance, series and study UIDs come from its
+    bytes: the same file ingested twice is recognised, and each new file is a new scan.
+    """
+    return DicomHeader(
+        sop_instance_uid=uid_from_hash(sha256, "instance"),
+        sop_class_uid="",
+        study_instance_uid=uid_from_hash(sha256, "study"),
+        series_instance_uid=uid_from_hash(sha256, "series"),
+        modality="US",
+        rows=height,
+        columns=width,
+        number_of_frames=frames,
+        samples_per_pixel=3,
+        bits_allocated=8,
+        photometric_interpretation="RGB",
+        transfer_syntax_uid="",
+        frame_time_ms=1000.0 / fps if fps > 0 else None,
+        has_ultrasound_regions=False,
+        manufacturer="",
+        model_name="",
+        study_date=None,
+        operators_name="",
+        container=container,
+    )
 
 
 # Per side; beyond any ultrasound machine, and 46341 x 46341 x 2 bytes already overflows 32 bits.
@@ -107,6 +149,7 @@ class RejectionCode(StrEnum):
     CANNOT_OPEN = "cannot_open"
     UNSAFE_ARCHIVE = "unsafe_archive"
     UNREADABLE_ARCHIVE = "unreadable_archive"
+    UNREADABLE_VIDEO = "unreadable_video"
 
 
 @dataclass(frozen=True)

@@ -22,10 +22,25 @@ from typing import BinaryIO
 
 from sqlalchemy.exc import IntegrityError
 
-from qa_meeting.domain.scans import DicomHeader, IngestResult, IngestStatus, RejectionCode
+from qa_meeting.domain.scans import (
+    VIDEO_SUFFIXES,
+    DicomHeader,
+    IngestResult,
+    IngestStatus,
+    RejectionCode,
+    video_clip_header,
+)
 from qa_meeting.errors import ConflictError, RejectedFileError
 from qa_meeting.imaging.dicom_io import DicomRejectedError, is_probably_dicom, read_header
+from qa_meeting.imaging.video import VideoError, probe_video
 from qa_meeting.services import audit
+from qa_meeting.services.archives import (
+    ARCHIVE_SIZE_FACTOR,
+    ArchiveRefusedError,
+    extract_entry,
+    is_hidden,
+    vet_archive,
+)
 from qa_meeting.services.context import Actor, AppContext
 from qa_meeting.store import repository
 from qa_meeting.store.db import transaction
@@ -33,10 +48,6 @@ from qa_meeting.store.media import CHUNK_SIZE, sha256_file
 from qa_meeting.store.models import Clip, Role, Study, StudyStatus
 
 ACTION = "ingest"
-SKIPPED_FOLDERS = frozenset({"__MACOSX"})
-MAX_ARCHIVE_ENTRIES = 20_000
-# A zip may expand to this many times the per-file decoded-size limit (settings.max_decoded_mb).
-ARCHIVE_SIZE_FACTOR = 2
 
 
 def ingest_paths(
@@ -74,10 +85,6 @@ def ingest_upload(
         return [_ingest_file(ctx, path, label, label, actor, "upload")]
 
 
-def _hidden(name: str) -> bool:
-    return name.startswith(".") or name in SKIPPED_FOLDERS
-
-
 def _walk(folder: Path) -> Iterator[Path]:
     """Files under ``folder`` in name order, skipping hidden ones and symlinked folders."""
     try:
@@ -87,7 +94,7 @@ def _walk(folder: Path) -> Iterator[Path]:
         yield folder  # reported as a file that cannot be opened
         return
     for entry in entries:
-        if _hidden(entry.name):
+        if is_hidden(entry.name):
             continue
         if entry.is_dir(follow_symlinks=False):
             yield from _walk(Path(entry.path))
@@ -107,12 +114,20 @@ def _ingest_file(
     """Ingest one file; ``label`` is how the user knows it, ``name`` what the Clip row keeps."""
     settings = ctx.settings
     try:
-        header = read_header(
-            path, max_frames=settings.max_frames, max_decoded_bytes=settings.max_decoded_mb * 2**20
-        )
-        sha, size = sha256_file(path), path.stat().st_size
+        if _is_video(path, name):
+            sha, size = sha256_file(path), path.stat().st_size
+            header = _video_header(path, name, sha, settings.max_frames)
+        else:
+            header = read_header(
+                path,
+                max_frames=settings.max_frames,
+                max_decoded_bytes=settings.max_decoded_mb * 2**20,
+            )
+            sha, size = sha256_file(path), path.stat().st_size
     except DicomRejectedError as refusal:
         return _refused(ctx, actor, label, str(refusal), refusal.code)
+    except VideoError as refusal:
+        return _refused(ctx, actor, label, str(refusal), RejectionCode.UNREADABLE_VIDEO)
     except OSError:
         return _refused(
             ctx, actor, label, "This file could not be read.", RejectionCode.CANNOT_OPEN
@@ -134,6 +149,28 @@ def _ingest_file(
             if known is not None:
                 return known
         raise
+
+
+def _is_video(path: Path, name: str) -> bool:
+    return Path(name).suffix.lower() in VIDEO_SUFFIXES and not is_probably_dicom(path)
+
+
+def _video_header(path: Path, name: str, sha: str, max_frames: int) -> DicomHeader:
+    """Vet a non-DICOM clip with the video reader (it decodes no frame to do so)."""
+    info = probe_video(path)
+    if info.frames > max_frames:
+        raise VideoError(
+            f"This video has {info.frames} frames, more than the {max_frames} allowed.",
+            "Trim it to the loop you want discussed and upload it again.",
+        )
+    return video_clip_header(
+        sha256=sha,
+        container=VIDEO_SUFFIXES[Path(name).suffix.lower()],
+        width=info.width,
+        height=info.height,
+        frames=info.frames,
+        fps=info.frames_per_second,
+    )
 
 
 def _known_outcome(
@@ -251,6 +288,7 @@ def _clip(
         transfer_syntax_uid=header.transfer_syntax_uid,
         frame_time_ms=header.frame_time_ms,
         has_ultrasound_regions=header.has_ultrasound_regions,
+        container=header.container,
         source=source[:20],
         original_name=name[-255:],
         ingested_by=actor.user_id if actor is not None else None,
@@ -277,12 +315,6 @@ def _discard_unreferenced(ctx: AppContext, sha: str, newly_written: bool) -> Non
         ctx.media.remove(sha)
 
 
-class _ArchiveRefusedError(Exception):
-    def __init__(self, code: RejectionCode, reason: str) -> None:
-        super().__init__(reason)
-        self.code, self.reason = code, reason
-
-
 def _ingest_archive(
     ctx: AppContext, path: Path, label: str, *, actor: Actor | None, source: str
 ) -> list[IngestResult]:
@@ -296,8 +328,8 @@ def _ingest_archive(
     results: list[IngestResult] = []
     with archive, tempfile.TemporaryDirectory(prefix="qa-meeting-zip-") as folder:
         try:
-            entries = _vet_archive(archive, limit)
-        except _ArchiveRefusedError as refusal:
+            entries = vet_archive(archive, limit)
+        except ArchiveRefusedError as refusal:
             return [_refused(ctx, actor, label, refusal.reason, refusal.code)]
         for index, entry in enumerate(entries):
             entry_label = f"{label}:{entry.filename}"
@@ -308,7 +340,7 @@ def _ingest_archive(
                 continue
             extracted = Path(folder) / f"entry-{index}"
             try:
-                _extract(archive, entry, extracted)
+                extract_entry(archive, entry, extracted)
             except (zipfile.BadZipFile, zlib.error, NotImplementedError, EOFError):
                 reason = "This entry of the zip is damaged or compressed in an unknown way."
                 code = RejectionCode.UNREADABLE_ARCHIVE
@@ -318,55 +350,3 @@ def _ingest_archive(
             results.append(_ingest_file(ctx, extracted, entry_label, name, actor, source))
             extracted.unlink()
     return results
-
-
-def _vet_archive(archive: zipfile.ZipFile, limit: int) -> list[zipfile.ZipInfo]:
-    """The entries to ingest, in name order; refuse the whole archive if any entry is unsafe."""
-    entries = archive.infolist()
-    if len(entries) > MAX_ARCHIVE_ENTRIES:
-        raise _ArchiveRefusedError(
-            RejectionCode.UNSAFE_ARCHIVE,
-            f"This zip holds more than {MAX_ARCHIVE_ENTRIES} entries; ingest the folder in parts.",
-        )
-    for entry in entries:
-        parts = entry.filename.replace("\\", "/").split("/")
-        if (
-            entry.filename.startswith(("/", "\\"))
-            or ".." in parts
-            or ":" in parts[0]
-            or "\0" in entry.filename
-        ):
-            raise _ArchiveRefusedError(
-                RejectionCode.UNSAFE_ARCHIVE,
-                "This zip contains a path that points outside its own folder, as malicious "
-                "archives do; nothing from it was ingested. Zip the study folder again.",
-            )
-        if entry.flag_bits & 0x1:
-            raise _ArchiveRefusedError(
-                RejectionCode.UNREADABLE_ARCHIVE,
-                "This zip is password-protected; create it again without a password.",
-            )
-    total = sum(entry.file_size for entry in entries)
-    if total > limit:
-        raise _ArchiveRefusedError(
-            RejectionCode.UNSAFE_ARCHIVE,
-            f"This zip would unpack to {-(-total // 2**20)} MB, more than this site's limit of "
-            f"{limit // 2**20} MB; nothing from it was ingested. Ingest the study in parts.",
-        )
-    wanted = [
-        entry
-        for entry in entries
-        if not entry.is_dir() and not any(_hidden(part) for part in entry.filename.split("/"))
-    ]
-    return sorted(wanted, key=lambda entry: entry.filename)
-
-
-def _extract(archive: zipfile.ZipFile, entry: zipfile.ZipInfo, target: Path) -> None:
-    """Copy one entry out, never writing more bytes than its vetted declared size."""
-    written = 0
-    with archive.open(entry) as source, target.open("wb") as out:
-        while chunk := source.read(CHUNK_SIZE):
-            written += len(chunk)
-            if written > entry.file_size:
-                raise zipfile.BadZipFile("entry larger than declared")
-            out.write(chunk)

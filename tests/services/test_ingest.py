@@ -219,7 +219,7 @@ def test_zip_bomb_is_refused_before_unpacking(
     def no_extraction(*_args: object) -> None:
         raise AssertionError("nothing may be unpacked from a refused archive")
 
-    monkeypatch.setattr(ingest, "_extract", no_extraction)
+    monkeypatch.setattr(ingest, "extract_entry", no_extraction)
     [result] = ingest.ingest_paths(small, [bomb], actor=None)
     assert (result.status, result.code) == (IngestStatus.REJECTED, "unsafe_archive")
     assert "MB" in result.reason
