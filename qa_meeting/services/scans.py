@@ -8,11 +8,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date
 
+from sqlmodel import Session
+
 from qa_meeting.errors import NotFoundError
 from qa_meeting.services.context import Actor, AppContext
 from qa_meeting.store import repository
 from qa_meeting.store.db import transaction
-from qa_meeting.store.models import Role, Study, StudyStatus
+from qa_meeting.store.models import Clip, Role, Study, StudyStatus
 
 STAFF_ROLES = frozenset({Role.EXPERT.value, Role.CHAIR.value, Role.ADMIN.value})
 
@@ -125,3 +127,16 @@ def get_visible_study(ctx: AppContext, actor: Actor, study_id: int) -> Study:
         if study is None or (not is_staff(actor) and study.operator_id != actor.user_id):
             raise NotFoundError(f"Scan {study_id} was not found.")
         return study
+
+
+def visible_clip(session: Session, actor: Actor, clip_id: int) -> Clip:
+    """The clip, if the actor may see its scan; otherwise not-found (never "forbidden")."""
+    clip = repository.get_clip(session=session, clip_id=clip_id)
+    study = repository.get_study(session=session, study_id=clip.study_id) if clip else None
+    if (
+        clip is None
+        or study is None
+        or (not is_staff(actor) and study.operator_id != actor.user_id)
+    ):
+        raise NotFoundError(f"Clip {clip_id} was not found.")
+    return clip

@@ -96,6 +96,7 @@ class Clip(SQLModel, table=True):
     transfer_syntax_uid: str = Field(default="", max_length=64)
     frame_time_ms: float | None = None
     has_ultrasound_regions: bool = False
+    container: str = Field(default="dicom", max_length=10)  # dicom, or a video format (mp4...)
     view: str | None = Field(default=None, max_length=64)
     source: str = Field(default="folder", max_length=20)
     original_name: str = Field(default="", max_length=255)
@@ -192,3 +193,16 @@ class AuditEvent(SQLModel, table=True):
     target: str = Field(default="", max_length=200)
     outcome: str = Field(default="ok", max_length=20)
     detail: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))
+
+
+class Annotation(SQLModel, table=True):
+    """An expert's mark on one frame of a clip (arrow, ellipse, line or text)."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    clip_id: int = Field(foreign_key="clip.id", index=True)
+    frame_index: int
+    kind: str = Field(max_length=10)
+    points: list[list[float]] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    label: str = Field(default="", max_length=200)
+    author_id: int | None = Field(default=None, foreign_key="user.id")
+    created_at: datetime = Field(default_factory=utcnow)

@@ -12,6 +12,7 @@ from sqlalchemy import func
 from sqlmodel import Session, col, select
 
 from qa_meeting.store.models import (
+    Annotation,
     AuditEvent,
     Clip,
     Nomination,
@@ -217,3 +218,34 @@ def get_clip_by_sha256(*, session: Session, sha256: str) -> Clip | None:
 def get_study_by_demo_case(*, session: Session, demo_case: str) -> Study | None:
     """The study loaded from the demo case with this id, if it is loaded."""
     return session.exec(select(Study).where(Study.demo_case == demo_case)).first()
+
+
+# --- clips and annotations -------------------------------------------------------------------
+
+
+def get_clip(*, session: Session, clip_id: int) -> Clip | None:
+    return session.get(Clip, clip_id)
+
+
+def add_annotation(*, session: Session, annotation: Annotation) -> Annotation:
+    session.add(annotation)
+    session.flush()
+    return annotation
+
+
+def get_annotation(*, session: Session, annotation_id: int) -> Annotation | None:
+    return session.get(Annotation, annotation_id)
+
+
+def list_annotations(*, session: Session, clip_id: int) -> Sequence[Annotation]:
+    query = (
+        select(Annotation)
+        .where(Annotation.clip_id == clip_id)
+        .order_by(col(Annotation.frame_index), col(Annotation.id))
+    )
+    return session.exec(query).all()
+
+
+def delete_annotation(*, session: Session, annotation: Annotation) -> None:
+    session.delete(annotation)
+    session.flush()
