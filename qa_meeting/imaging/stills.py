@@ -1,8 +1,9 @@
 """Still pictures of a cine loop: thumbnails for lists, full-size key frames for teaching points.
 
 Each takes ONE decoded frame (uint8 greyscale (rows, columns) or RGB (rows, columns, 3)), so a
-thumbnail never needs the whole loop. Files are written under a temporary name and renamed, so a
-reader sees the old picture or the new one, never half of one.
+thumbnail never needs the whole loop. An RGB frame whose channels all agree (most ultrasound) is
+stored as a greyscale PNG: the same pixels, a third of the size. Files are written under a
+temporary name and renamed, so a reader sees the old picture or the new one, never half of one.
 """
 
 from __future__ import annotations
@@ -55,7 +56,14 @@ def _image(frame: NDArray[np.uint8]) -> Image.Image:
         raise TypeError(f"frames must be uint8, not {frame.dtype}")
     if not (frame.ndim == 2 or (frame.ndim == 3 and frame.shape[2] == 3)):
         raise ValueError(f"frames must be (rows, columns) or (rows, columns, 3), not {frame.shape}")
+    if frame.ndim == 3 and _channels_agree(frame):
+        frame = frame[..., 0]  # grey shown as RGB: lossless as "L", a third of the work and size
     return Image.fromarray(frame)
+
+
+def _channels_agree(frame: NDArray[np.uint8]) -> bool:
+    red, green, blue = frame[..., 0], frame[..., 1], frame[..., 2]
+    return bool(np.array_equal(red, green) and np.array_equal(green, blue))
 
 
 def _fit(image: Image.Image, max_size: int) -> Image.Image:

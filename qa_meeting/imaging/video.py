@@ -244,7 +244,10 @@ def _video_frame(
         padded[rows:, :columns] = array[-1:]
         padded[:, columns:] = padded[:, columns - 1 : columns]
         array = padded
-    return av.VideoFrame.from_ndarray(array, format="gray" if array.ndim == 2 else "rgb24")
+    # Wrap, do not copy (from_ndarray copies twice, ~3 ms a 600x800 frame). Safe to reuse the
+    # buffer once encode() returns: it converts to a new yuv420p frame before x264 sees it.
+    array = np.ascontiguousarray(array)
+    return av.VideoFrame.from_numpy_buffer(array, format="gray" if array.ndim == 2 else "rgb24")
 
 
 def _h264_stream(

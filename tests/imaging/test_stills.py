@@ -72,6 +72,16 @@ def test_png_bytes_round_trip_is_lossless(grey: bool) -> None:
     assert np.array_equal(np.asarray(opened(png_bytes(frame))), frame)
 
 
+def test_grey_shown_as_rgb_is_stored_as_grey_without_loss(tmp_path: Path) -> None:
+    grey = speckled(60, 80, grey=True)
+    as_rgb = np.repeat(grey[..., None], 3, axis=2)
+    image = opened(png_bytes(as_rgb))
+    assert image.mode == "L"
+    assert np.array_equal(np.asarray(image.convert("RGB")), as_rgb)
+    with Image.open(thumbnail_png(as_rgb, tmp_path / "t.png", max_size=40)) as thumb:
+        assert (thumb.mode, thumb.size) == ("L", (40, 30))
+
+
 def test_png_bytes_can_shrink() -> None:
     assert opened(png_bytes(speckled(), max_size=64)).size == (64, 48)
 
