@@ -29,7 +29,13 @@ from pydicom.encaps import encapsulate, generate_frames, get_frame
 from pydicom.filereader import read_file_meta_info
 from pydicom.pixels.decoders.base import Decoder, get_decoder
 from pydicom.pixels.utils import as_pixel_options
-from pydicom.uid import UID, ExplicitVRLittleEndian, JPEGBaseline8Bit, JPEGExtended12Bit
+from pydicom.uid import (
+    UID,
+    ExplicitVRLittleEndian,
+    JPEGBaseline8Bit,
+    JPEGExtended12Bit,
+    RLELossless,
+)
 
 from qa_meeting.domain.cine import CineInfo
 from qa_meeting.domain.scans import DicomHeader, RejectionCode
@@ -65,6 +71,8 @@ _LONG_LENGTH_VRS |= {b"UN", b"UR", b"UT", b"UV"}
 _JPEG_SOF = frozenset({*range(0xC0, 0xC4), *range(0xC5, 0xC8), *range(0xC9, 0xCC), 0xCD, 0xCE})
 _JPEG_SOF |= {0xCF, 0xF7}  # 0xF7: JPEG-LS
 _J2K_SIZ = b"\xff\x4f\xff\x51"
+# pydicom tries plugins in its own order; pylibjpeg-rle decodes RLE about 3x faster than numpy.
+_PREFERRED_PLUGINS = {RLELossless: "pylibjpeg"}
 
 
 @dataclass(frozen=True)
@@ -77,6 +85,12 @@ class _Cine:
     decoder: Decoder
     pixel_offset: int
     options: dict[str, Any]
+
+    @property
+    def plugin(self) -> str:
+        """The decoding plugin to use for encapsulated frames ("" lets pydicom choose)."""
+        preferred = _PREFERRED_PLUGINS.get(self.decoder.UID, "")
+        return preferred if preferred in self.decoder.available_plugins else ""
 
     @property
     def pillow_jpeg(self) -> bool:
@@ -221,7 +235,9 @@ def _decoded(cine: _Cine, indices: range) -> Iterator[tuple[Frame, str]]:
         if decoded is None:
             options = {**cine.options, "number_of_frames": 1}
             options.pop("extended_offsets", None)
-            array, properties = cine.decoder.as_array(encapsulate([data]), raw=True, **options)
+            array, properties = cine.decoder.as_array(
+                encapsulate([data]), raw=True, decoding_plugin=cine.plugin, **options
+            )
             decoded = array, str(properties["photometric_interpretation"])
         yield decoded
 
