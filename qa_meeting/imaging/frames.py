@@ -32,8 +32,11 @@ from pydicom.pixels.utils import as_pixel_options
 from pydicom.uid import (
     UID,
     ExplicitVRLittleEndian,
+    JPEG2000TransferSyntaxes,
     JPEGBaseline8Bit,
     JPEGExtended12Bit,
+    JPEGLSTransferSyntaxes,
+    JPEGTransferSyntaxes,
     RLELossless,
 )
 
@@ -71,6 +74,7 @@ _LONG_LENGTH_VRS |= {b"UN", b"UR", b"UT", b"UV"}
 _JPEG_SOF = frozenset({*range(0xC0, 0xC4), *range(0xC5, 0xC8), *range(0xC9, 0xCC), 0xCD, 0xCE})
 _JPEG_SOF |= {0xCF, 0xF7}  # 0xF7: JPEG-LS
 _J2K_SIZ = b"\xff\x4f\xff\x51"
+_JPEG_FAMILY = frozenset(JPEGTransferSyntaxes + JPEGLSTransferSyntaxes)
 # pydicom tries plugins in its own order; pylibjpeg-rle decodes RLE about 3x faster than numpy.
 _PREFERRED_PLUGINS = {RLELossless: "pylibjpeg"}
 
@@ -277,7 +281,7 @@ def _pillow_jpeg(data: bytes, header: DicomHeader) -> tuple[Frame, str] | None:
 
 def _check_codestream(data: bytes, header: DicomHeader, index: int) -> None:
     """Refuse a compressed frame claiming more pixels than the header (an allocation bomb)."""
-    size = _codestream_size(data)
+    size = _codestream_size(data, header.transfer_syntax_uid)
     if size is not None and size[0] * size[1] > header.rows * header.columns:
         raise CineDecodeError(
             f"Frame {index + 1} of this loop claims {size[0]} x {size[1]} pixels, more than the "
@@ -285,16 +289,19 @@ def _check_codestream(data: bytes, header: DicomHeader, index: int) -> None:
         )
 
 
-def _codestream_size(data: bytes) -> tuple[int, int] | None:
+def _codestream_size(data: bytes, transfer_syntax: str) -> tuple[int, int] | None:
     """(rows, columns) from a JPEG/JPEG-LS SOF or JPEG 2000 SIZ marker, if one is found."""
-    siz = data.find(_J2K_SIZ, 0, 512)
-    if siz >= 0 and len(data) >= siz + 24:
+    if transfer_syntax in JPEG2000TransferSyntaxes:
+        siz = data.find(_J2K_SIZ, 0, 512)  # a JP2 wrapper may come first
+        if siz < 0 or len(data) < siz + 24:
+            return None
         x, y, x_offset, y_offset = struct.unpack(">IIII", data[siz + 8 : siz + 24])
         return y - y_offset, x - x_offset
-    position = 2 if data[:2] == b"\xff\xd8" else len(data)
+    if transfer_syntax not in _JPEG_FAMILY or data[:2] != b"\xff\xd8":
+        return None
+    position = 2
     while position + 9 <= len(data) and data[position] == 0xFF:
-        marker = data[position + 1]
-        if marker in _JPEG_SOF:
+        if data[position + 1] in _JPEG_SOF:
             rows, columns = struct.unpack(">HH", data[position + 5 : position + 9])
             return rows, columns
         position += 2 + struct.unpack(">H", data[position + 2 : position + 4])[0]
@@ -320,58 +327,33 @@ def _plain(path: Path, max_decoded_bytes: int) -> Iterator[Path]:
 def _inflate(source: Path, target: Path, limit: int) -> None:
     """Write ``source`` with its dataset inflated, refusing to write more than ``limit`` bytes."""
     meta = read_file_meta_info(source)
+    # The group length (type 1) says where the meta group, never deflated, ends.
+    dataset_start = 132 + 12 + int(meta.get("FileMetaInformationGroupLength") or 0)
     meta.TransferSyntaxUID = ExplicitVRLittleEndian
     shell = Dataset()
     shell.file_meta = meta
     inflater = zlib.decompressobj(-zlib.MAX_WBITS)
-    written = 0
+    written, pending = 0, b""
     with source.open("rb") as fin, target.open("wb") as fout:
         try:
             pydicom.dcmwrite(fout, shell, enforce_file_format=True)
-        except Exception:  # pydicom refuses incomplete file meta with several types
+            fin.seek(dataset_start)
+            while not inflater.eof and (pending := pending or fin.read(_CHUNK)):
+                chunk = inflater.decompress(pending, _CHUNK)
+                pending, written = inflater.unconsumed_tail, written + len(chunk)
+                if written > limit:
+                    raise DicomRejectedError(
+                        RejectionCode.IMPLAUSIBLE_SIZE,
+                        f"This compressed (deflated) file expands to more than {limit // 2**20} "
+                        "MB.",
+                        "Export the loop uncompressed or as JPEG, or ask an administrator to "
+                        "raise QA_MEETING_MAX_DECODED_MB.",
+                    )
+                fout.write(chunk)
+        except (AttributeError, ValueError, zlib.error):
+            pass  # incomplete file meta or damaged data: the inflater is not at its end
+        if not inflater.eof:
             raise DicomRejectedError(
                 RejectionCode.UNREADABLE_STRUCTURE,
-                "The file header (meta information) of this compressed (deflated) file is "
-                "incomplete.",
-            ) from None
-        fin.seek(_dataset_start(fin))
-        pending = b""
-        while not inflater.eof:
-            pending = pending or fin.read(_CHUNK)
-            if not pending:
-                raise DicomRejectedError(
-                    RejectionCode.CUT_SHORT,
-                    "This compressed (deflated) DICOM file ends before its data does: it was "
-                    "probably cut short while being copied.",
-                )
-            try:
-                chunk = inflater.decompress(pending, _CHUNK)
-            except zlib.error:
-                raise DicomRejectedError(
-                    RejectionCode.UNREADABLE_STRUCTURE,
-                    "The compressed (deflated) data of this DICOM file is damaged.",
-                ) from None
-            pending = inflater.unconsumed_tail
-            written += len(chunk)
-            if written > limit:
-                raise DicomRejectedError(
-                    RejectionCode.IMPLAUSIBLE_SIZE,
-                    f"This compressed (deflated) file expands to more than {limit // 2**20} MB.",
-                    "Export the loop uncompressed or as JPEG, or ask an administrator to raise "
-                    "QA_MEETING_MAX_DECODED_MB.",
-                )
-            fout.write(chunk)
-
-
-def _dataset_start(fp: BinaryIO) -> int:
-    """Offset just after the file meta group (group 0002, always explicit little endian)."""
-    position = 132
-    while True:
-        fp.seek(position)
-        head = fp.read(8)
-        if len(head) < 8 or struct.unpack("<H", head[:2])[0] != 0x0002:
-            return position
-        if head[4:6] in _LONG_LENGTH_VRS:
-            position += 12 + struct.unpack("<I", fp.read(4))[0]
-        else:
-            position += 8 + struct.unpack("<H", head[6:8])[0]
+                "The compressed (deflated) data of this DICOM file is damaged or cut short.",
+            )

@@ -392,6 +392,21 @@ def test_deflated_file_decodes_and_a_deflate_bomb_is_refused(tmp_path: Path) -> 
     path = _native(ds, pixels, tmp_path / "deflated.dcm", DeflatedExplicitVRLittleEndian)
     assert open_cine(path).transfer_syntax_uid == DeflatedExplicitVRLittleEndian
     assert np.array_equal(_grey(_frames(path)), 255 - pixels)
+    cut = tmp_path / "cut.dcm"
+    cut.write_bytes(path.read_bytes()[:-200])
+    meta = read_file_meta_info(path)
+    body = path.read_bytes()[132 + 12 + meta.FileMetaInformationGroupLength :]
+    del meta.MediaStorageSOPClassUID
+    shell = Dataset()
+    shell.preamble, shell.file_meta = bytes(128), meta
+    incomplete = tmp_path / "no-class.dcm"
+    with incomplete.open("wb") as fp:
+        shell.save_as(fp)  # a file meta without the SOP class, then the same deflated body
+        fp.write(body)
+    for damaged in (cut, incomplete):
+        with pytest.raises(DicomRejectedError) as refusal:
+            open_cine(damaged)
+        assert refusal.value.code == "unreadable_structure"
     # 80 MB of zeros deflate to ~80 kB; inflating stops at the limit, before any decoding
     bomb = tmp_path / "bomb.dcm"
     shell = Dataset()
@@ -690,7 +705,8 @@ def test_missing_decoder_plugin_says_what_to_install(
         is_available=False, missing_dependencies=["plugin 'pylibjpeg' requires pylibjpeg-openjpeg"]
     )
     monkeypatch.setattr(frames_module, "get_decoder", lambda uid: unavailable)
-    path = samples_dir() / "dicom-test-files__WG04_US1_J2KR.dcm"
+    ds, pixels = _mono12()
+    path = _via_pydicom(JPEG2000Lossless)(ds, pixels, tmp_path / "j2k.dcm")
     with pytest.raises(CineDecodeError, match="not installed") as refusal:
         open_cine(path)
     assert "pylibjpeg-openjpeg" in refusal.value.remedy
