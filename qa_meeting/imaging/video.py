@@ -244,8 +244,8 @@ def _video_frame(
         padded[rows:, :columns] = array[-1:]
         padded[:, columns:] = padded[:, columns - 1 : columns]
         array = padded
-    # Wrap, do not copy (from_ndarray copies twice, ~3 ms a 600x800 frame). Safe to reuse the
-    # buffer once encode() returns: it converts to a new yuv420p frame before x264 sees it.
+    # Wrap, do not copy: from_ndarray copies each frame twice (tobytes, then into the plane). Safe
+    # to reuse the buffer once encode() returns: it converts to a new yuv420p frame for x264.
     array = np.ascontiguousarray(array)
     return av.VideoFrame.from_numpy_buffer(array, format="gray" if array.ndim == 2 else "rgb24")
 
