@@ -11,6 +11,7 @@ import json
 import logging
 import sys
 from collections.abc import Callable, Sequence
+from dataclasses import asdict
 from functools import wraps
 from pathlib import Path
 from typing import ParamSpec, TypeVar
@@ -18,7 +19,7 @@ from typing import ParamSpec, TypeVar
 import click
 
 from qa_meeting.errors import QaMeetingError
-from qa_meeting.services import demo, ingest, scans, users
+from qa_meeting.services import demo, ingest, media, scans, users
 from qa_meeting.services.context import Actor, AppContext, build_context
 from qa_meeting.settings import load_settings
 from qa_meeting.store.models import Role
@@ -64,8 +65,12 @@ def main() -> None:
 @_refusals_exit_2
 def demo_command(if_empty: bool) -> None:
     """Load the demo cases and demo accounts (see README for the accounts)."""
-    report = demo.load_demo(_context(), only_if_empty=if_empty)
+    ctx = _context()
+    report = demo.load_demo(ctx, only_if_empty=if_empty)
     click.echo(report.summary())
+    built = media.build_missing_media(ctx)
+    if built:
+        click.echo(f"Prepared playable video for {built} loop(s).")
 
 
 @main.command("ingest")
@@ -83,6 +88,26 @@ def ingest_command(paths: tuple[Path, ...], as_json: bool) -> None:
         click.echo(f"{r.status.value:<15} {r.path}{reason}")
     stored = sum(1 for r in results if r.status.value == "stored")
     click.echo(f"{len(results)} files, {stored} stored")
+
+
+@main.command("render")
+@click.argument("file", type=click.Path(path_type=Path, exists=True, dir_okay=False))
+@click.option("--out", "out_dir", required=True, type=click.Path(path_type=Path, file_okay=False))
+@click.option("--json", "as_json", is_flag=True, help="Print the report as one JSON object.")
+@_refusals_exit_2
+def render_command(file: Path, out_dir: Path, as_json: bool) -> None:
+    """Decode a DICOM cine and write its MP4 and thumbnail: check your scanner's files."""
+    settings = load_settings()
+    report = media.render_file(file, out_dir, max_decoded_bytes=settings.max_decoded_mb * 2**20)
+    if as_json:
+        click.echo(json.dumps(asdict(report), sort_keys=True))
+        return
+    click.echo(
+        f"{report.frames} frame(s) at {report.frames_per_second} frames/s "
+        f"({report.duration_s} s), {report.photometric}, {report.transfer_syntax}: "
+        f"decoded in {report.decode_s} s, encoded in {report.encode_s} s\n"
+        f"video: {report.video}\nthumbnail: {report.thumbnail}"
+    )
 
 
 @main.group("scans")

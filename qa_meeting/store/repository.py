@@ -249,3 +249,7 @@ def list_annotations(*, session: Session, clip_id: int) -> Sequence[Annotation]:
 def delete_annotation(*, session: Session, annotation: Annotation) -> None:
     session.delete(annotation)
     session.flush()
+
+
+def list_all_clips(*, session: Session) -> Sequence[Clip]:
+    return session.exec(select(Clip).order_by(col(Clip.id))).all()
