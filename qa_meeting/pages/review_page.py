@@ -13,6 +13,7 @@ from qa_meeting.services.context import Actor
 from qa_meeting.store.models import ReadKind, Role
 from qa_meeting.ui import resources, state
 from qa_meeting.ui.feedback import reported_errors
+from qa_meeting.ui.widgets.clip_viewer import clip_viewer
 from qa_meeting.ui.widgets.read_form import read_form
 
 _CATEGORY_COLOURS = {
@@ -195,19 +196,7 @@ def render() -> None:
             f"Operator: {view.operator_label} · scanned {view.scanned_on or 'date unknown'} · "
             f"{len(view.clips)} clip(s) · status {view.status.replace('_', ' ')}"
         )
-        if view.clips:
-            st.dataframe(
-                pd.DataFrame(
-                    {
-                        "Clip": [c.clip_id for c in view.clips],
-                        "Size": [f"{c.columns}x{c.rows}" for c in view.clips],
-                        "Frames": [c.number_of_frames for c in view.clips],
-                        "Frame time (ms)": [c.frame_time_ms for c in view.clips],
-                        "Colour": [c.photometric_interpretation for c in view.clips],
-                    }
-                ),
-                hide_index=True,
-            )
+        clip_viewer(actor, view.clips, key=f"review_{view.study_id}")
         with st.expander("Scan details", expanded=view.protocol is None):
             if view.may_edit_details:
                 _details_form(actor, view)
