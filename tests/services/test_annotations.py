@@ -12,7 +12,7 @@ from qa_meeting.domain.annotations import (
 )
 from qa_meeting.domain.cine import UltrasoundRegion
 from qa_meeting.errors import NotFoundError, PermissionDeniedError, ValidationError
-from qa_meeting.services import annotations
+from qa_meeting.services import frame_annotations
 from qa_meeting.services.context import Actor, AppContext
 from qa_meeting.store import repository
 from qa_meeting.store.db import transaction
@@ -74,17 +74,17 @@ def test_experts_annotate_and_everyone_who_sees_the_scan_reads(ctx: AppContext) 
     expert = add_actor(ctx, "expert1", "expert")
     chair = add_actor(ctx, "chair1", "chair")
     clip_id = _clip(ctx, trainee)
-    stored = annotations.add_annotation(ctx, expert, clip_id, LINE)
+    stored = frame_annotations.add_annotation(ctx, expert, clip_id, LINE)
     assert stored.draft.points == LINE.points
-    assert [a.id for a in annotations.list_annotations(ctx, trainee, clip_id)] == [stored.id]
+    assert [a.id for a in frame_annotations.list_annotations(ctx, trainee, clip_id)] == [stored.id]
     with pytest.raises(PermissionDeniedError):
-        annotations.add_annotation(ctx, trainee, clip_id, LINE)
+        frame_annotations.add_annotation(ctx, trainee, clip_id, LINE)
     with pytest.raises(NotFoundError):
-        annotations.list_annotations(ctx, other, clip_id)
+        frame_annotations.list_annotations(ctx, other, clip_id)
     with pytest.raises(PermissionDeniedError):
-        annotations.delete_annotation(ctx, trainee, stored.id)
-    annotations.delete_annotation(ctx, chair, stored.id)
-    assert annotations.list_annotations(ctx, expert, clip_id) == []
+        frame_annotations.delete_annotation(ctx, trainee, stored.id)
+    frame_annotations.delete_annotation(ctx, chair, stored.id)
+    assert frame_annotations.list_annotations(ctx, expert, clip_id) == []
     with transaction(ctx.engine) as session:
         actions = [e.action for e in repository.list_audit_events(session=session)]
     assert "annotation.add" in actions and "annotation.delete" in actions

@@ -10,8 +10,7 @@ from collections.abc import Sequence
 
 import streamlit as st
 
-from qa_meeting.services import annotations as annotation_service
-from qa_meeting.services import media
+from qa_meeting.services import frame_annotations, media
 from qa_meeting.services.context import Actor
 from qa_meeting.services.review import ClipInfo
 from qa_meeting.services.scans import is_staff
@@ -57,7 +56,7 @@ def clip_viewer(actor: Actor, clips: Sequence[ClipInfo], *, key: str) -> None:
                 )
             ctx = resources.app_context()
             png = media.key_frame(ctx, actor, clip_id, frame).read_bytes()
-            stored = annotation_service.list_annotations(ctx, actor, clip_id)
+            stored = frame_annotations.list_annotations(ctx, actor, clip_id)
             draft = annotator(
                 png,
                 key=f"{key}_annotator_{clip_id}",
@@ -69,7 +68,7 @@ def clip_viewer(actor: Actor, clips: Sequence[ClipInfo], *, key: str) -> None:
                 can_draw=is_staff(actor),
             )
             if draft is not None:
-                annotation_service.add_annotation(ctx, actor, clip_id, draft)
+                frame_annotations.add_annotation(ctx, actor, clip_id, draft)
                 st.rerun(scope="fragment")
             on_other_frames = sorted({a.draft.frame_index + 1 for a in stored} - {frame + 1})
             if on_other_frames:

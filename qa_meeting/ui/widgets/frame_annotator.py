@@ -18,7 +18,7 @@ import streamlit as st
 
 from qa_meeting.domain.annotations import POINTS_NEEDED, AnnotationDraft, AnnotationKind
 from qa_meeting.domain.cine import UltrasoundRegion, distance_mm
-from qa_meeting.services.annotations import StoredAnnotation
+from qa_meeting.services.frame_annotations import StoredAnnotation
 
 GRID_STEP = 24  # pixels between the invisible selectable points
 COLOUR = "#ffb81c"
