@@ -174,3 +174,19 @@ def test_user_text_is_shown_as_text_not_html(page_ctx: AppContext) -> None:
     assert any(t.value == "Reasoning: <script>alert(1)</script>" for t in at.text)
     at = _page("review_page", trainee, selected_study_id=study_id)
     assert any("<script>alert(1)</script>" in (t.value or "") for t in at.text_area)
+
+
+def test_review_plays_the_loop_and_shows_its_timing(page_ctx: AppContext, tmp_path: Path) -> None:
+    from qa_meeting.imaging.synthetic import CineSpec, write_cine
+    from qa_meeting.services import ingest
+
+    trainee = add_actor(page_ctx, "trainee1", "trainee")
+    expert = add_actor(page_ctx, "expert1", "expert")
+    spec = CineSpec(case_id="p1", scene="cardiac_plax", frames=20, frame_time_ms=25.0)
+    [stored] = ingest.ingest_paths(page_ctx, [write_cine(spec, tmp_path / "p1.dcm")], actor=trainee)
+    assert stored.study_id is not None
+    at = _page("review_page", expert, selected_study_id=stored.study_id)
+    assert not at.exception
+    assert any("20 frames · 40.0 frames/s (FrameTime)" in c.value for c in at.caption)
+    expander = next(e for e in at.expander if "Still frame" in e.label)
+    assert expander.slider[0].max == 20
