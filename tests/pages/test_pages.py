@@ -190,3 +190,28 @@ def test_review_plays_the_loop_and_shows_its_timing(page_ctx: AppContext, tmp_pa
     assert any("20 frames · 40.0 frames/s (FrameTime)" in c.value for c in at.caption)
     expander = next(e for e in at.expander if "Still frame" in e.label)
     assert expander.slider[0].max == 20
+
+
+def test_reruns_never_decode_the_clip_again(
+    page_ctx: AppContext, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from qa_meeting.imaging import frames
+    from qa_meeting.imaging.synthetic import CineSpec, write_cine
+    from qa_meeting.services import ingest
+
+    trainee = add_actor(page_ctx, "trainee1", "trainee")
+    expert = add_actor(page_ctx, "expert1", "expert")
+    spec = CineSpec(case_id="p2", scene="ivc", frames=12)
+    [stored] = ingest.ingest_paths(page_ctx, [write_cine(spec, tmp_path / "p2.dcm")], actor=trainee)
+    at = _page("review_page", expert, selected_study_id=stored.study_id)
+    assert not at.exception
+
+    def no_decoding(*_args: object, **_kwargs: object) -> None:
+        raise AssertionError("a rerun decoded the clip again")
+
+    monkeypatch.setattr(frames, "iter_rgb_frames", no_decoding)
+    monkeypatch.setattr(frames, "read_frame", no_decoding)
+    label_key = f"review_{stored.study_id}_annotator_1_label"
+    at.text_input(key=label_key).input("Typing elsewhere on the page").run()
+    at.run()
+    assert not at.exception

@@ -14,7 +14,6 @@ from importlib.resources import files
 from pathlib import Path
 
 import streamlit as st
-import streamlit.components.v1 as components
 
 from qa_meeting.services.media import ClipMedia
 
@@ -59,7 +58,8 @@ def cine_player(
     media: ClipMedia, *, start_frame: int = 0, paused: bool = False, height: int = 480
 ) -> None:
     """Show the player; ``start_frame`` seeks there (e.g. a reasoning item's frame)."""
-    components.html(
+    # Our own template filled with numbers and the clip's own video: no user text goes in.
+    st.iframe(
         player_html(media, start_frame=start_frame, paused=paused, height=height),
         height=height + 56,
     )
