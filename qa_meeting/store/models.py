@@ -138,14 +138,40 @@ class Nomination(SQLModel, table=True):
     updated_at: datetime = Field(default_factory=utcnow)
 
 
+class MeetingStatus(StrEnum):
+    PLANNED = "planned"
+    LIVE = "live"
+    CLOSED = "closed"
+
+
+class ItemOutcome(StrEnum):
+    PENDING = "pending"
+    PRESENTED = "presented"
+    DEFERRED = "deferred"
+
+
 class Meeting(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
-    held_on: date
+    held_on: date = Field(index=True)
     chair_id: int | None = Field(default=None, foreign_key="user.id")
     slot_minutes: int = 60
-    status: str = Field(default="planned", max_length=20)
-    attendee_ids: list[int] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    status: str = Field(default=MeetingStatus.PLANNED.value, index=True, max_length=20)
+    # What the room sees now: the follow pages poll these two.
+    current_item_id: int | None = None
+    current_step: int = 0
+    started_at: datetime | None = None
+    closed_at: datetime | None = None
     created_at: datetime = Field(default_factory=utcnow)
+
+
+class Attendance(SQLModel, table=True):
+    __table_args__ = (UniqueConstraint("meeting_id", "user_id", name="uq_attendance"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    meeting_id: int = Field(foreign_key="meeting.id", index=True)
+    user_id: int = Field(foreign_key="user.id", index=True)
+    source: str = Field(default="follow", max_length=10)  # follow page, or marked by the chair
+    joined_at: datetime = Field(default_factory=utcnow)
 
 
 class AgendaItem(SQLModel, table=True):
@@ -156,8 +182,29 @@ class AgendaItem(SQLModel, table=True):
     study_id: int = Field(foreign_key="study.id", index=True)
     position: int
     planned_minutes: int = 5
-    reason: str = Field(default="", max_length=200)
-    outcome: str = Field(default="pending", max_length=20)
+    reason: str = Field(default="", max_length=300)
+    nomination_reason: str = Field(default="", max_length=40)
+    outcome: str = Field(default=ItemOutcome.PENDING.value, max_length=20)
+    trainee_label: str = Field(default="", max_length=20)  # "Trainee A", stable in the meeting
+    started_at: datetime | None = None
+    ended_at: datetime | None = None
+    consensus_category: str | None = Field(default=None, max_length=40)
+    error_stage: str | None = Field(default=None, max_length=40)
+    remedial_action: str | None = Field(default=None, max_length=40)
+    bias_tags: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    approved_for_bank: bool = False
+
+
+class AudienceResponse(SQLModel, table=True):
+    """A trainee's committed answers to the protocol questions, before the reveal."""
+
+    __table_args__ = (UniqueConstraint("agenda_item_id", "user_id", name="uq_response"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    agenda_item_id: int = Field(foreign_key="agendaitem.id", index=True)
+    user_id: int = Field(foreign_key="user.id")
+    answers: dict[str, str] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    committed_at: datetime = Field(default_factory=utcnow)
 
 
 class TeachingPoint(SQLModel, table=True):
@@ -169,6 +216,7 @@ class TeachingPoint(SQLModel, table=True):
     category: str = Field(max_length=40)
     tags: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
     frame_index: int | None = None
+    annotation_id: int | None = Field(default=None, foreign_key="annotation.id")
     created_at: datetime = Field(default_factory=utcnow)
 
 

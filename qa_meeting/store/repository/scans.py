@@ -1,7 +1,4 @@
-"""Every query the app makes. Functions take ``session`` keyword-first and return table models.
-
-Callers own the transaction (``store.db.transaction``); nothing here commits.
-"""
+"""Queries about studies, clips, reads, annotations and the meeting queue."""
 
 from __future__ import annotations
 
@@ -13,53 +10,13 @@ from sqlmodel import Session, col, select
 
 from qa_meeting.store.models import (
     Annotation,
-    AuditEvent,
     Clip,
     Nomination,
     NominationStatus,
     Read,
     Study,
-    User,
     utcnow,
 )
-
-# --- users -----------------------------------------------------------------------------------
-
-
-def add_user(*, session: Session, user: User) -> User:
-    session.add(user)
-    session.flush()
-    return user
-
-
-def get_user(*, session: Session, user_id: int) -> User | None:
-    return session.get(User, user_id)
-
-
-def get_user_by_username(*, session: Session, username: str) -> User | None:
-    return session.exec(select(User).where(User.username == username)).first()
-
-
-def get_user_by_email(*, session: Session, email: str) -> User | None:
-    return session.exec(select(User).where(func.lower(User.email) == email.lower())).first()
-
-
-def list_users(*, session: Session, role: str | None = None) -> Sequence[User]:
-    query = select(User).order_by(col(User.username))
-    if role is not None:
-        query = query.where(User.role == role)
-    return session.exec(query).all()
-
-
-def count_users(*, session: Session) -> int:
-    return session.exec(select(func.count()).select_from(User)).one()
-
-
-def pseudonyms_in_use(*, session: Session) -> set[str]:
-    return set(session.exec(select(User.pseudonym)).all())
-
-
-# --- studies and clips -----------------------------------------------------------------------
 
 
 def get_study(*, session: Session, study_id: int) -> Study | None:
@@ -150,9 +107,6 @@ def clip_counts(*, session: Session, study_ids: Sequence[int]) -> dict[int, int]
     return dict(session.exec(query).all())
 
 
-# --- reads -----------------------------------------------------------------------------------
-
-
 def get_read(*, session: Session, study_id: int, kind: str) -> Read | None:
     query = select(Read).where(Read.study_id == study_id, Read.kind == kind)
     return session.exec(query).first()
@@ -163,9 +117,6 @@ def save_read(*, session: Session, read: Read) -> Read:
     session.add(read)
     session.flush()
     return read
-
-
-# --- nominations -----------------------------------------------------------------------------
 
 
 def get_nomination(*, session: Session, study_id: int) -> Nomination | None:
@@ -187,24 +138,6 @@ def count_open_nominations(*, session: Session) -> int:
     return session.exec(query).one()
 
 
-# --- audit -----------------------------------------------------------------------------------
-
-
-def add_audit_event(*, session: Session, event: AuditEvent) -> AuditEvent:
-    session.add(event)
-    session.flush()
-    return event
-
-
-def list_audit_events(
-    *, session: Session, action: str | None = None, limit: int = 200
-) -> Sequence[AuditEvent]:
-    query = select(AuditEvent).order_by(col(AuditEvent.id).desc())
-    if action is not None:
-        query = query.where(AuditEvent.action == action)
-    return session.exec(query.limit(limit)).all()
-
-
 def delete_nomination(*, session: Session, nomination: Nomination) -> None:
     session.delete(nomination)
     session.flush()
@@ -218,9 +151,6 @@ def get_clip_by_sha256(*, session: Session, sha256: str) -> Clip | None:
 def get_study_by_demo_case(*, session: Session, demo_case: str) -> Study | None:
     """The study loaded from the demo case with this id, if it is loaded."""
     return session.exec(select(Study).where(Study.demo_case == demo_case)).first()
-
-
-# --- clips and annotations -------------------------------------------------------------------
 
 
 def get_clip(*, session: Session, clip_id: int) -> Clip | None:
@@ -253,3 +183,27 @@ def delete_annotation(*, session: Session, annotation: Annotation) -> None:
 
 def list_all_clips(*, session: Session) -> Sequence[Clip]:
     return session.exec(select(Clip).order_by(col(Clip.id))).all()
+
+
+def list_open_nominations(*, session: Session) -> Sequence[Nomination]:
+    open_states = (NominationStatus.QUEUED.value, NominationStatus.PINNED.value)
+    query = (
+        select(Nomination)
+        .where(col(Nomination.status).in_(open_states))
+        .order_by(col(Nomination.created_at), col(Nomination.id))
+    )
+    return session.exec(query).all()
+
+
+def studies_by_id(*, session: Session, study_ids: Sequence[int]) -> dict[int, Study]:
+    if not study_ids:
+        return {}
+    rows = session.exec(select(Study).where(col(Study.id).in_(study_ids))).all()
+    return {row.id: row for row in rows if row.id is not None}
+
+
+def reads_by_study(*, session: Session, study_ids: Sequence[int], kind: str) -> dict[int, Read]:
+    if not study_ids:
+        return {}
+    query = select(Read).where(col(Read.study_id).in_(study_ids), Read.kind == kind)
+    return {row.study_id: row for row in session.exec(query).all()}
