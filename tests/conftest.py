@@ -104,3 +104,34 @@ def add_actor(ctx: AppContext, username: str, role: str) -> Actor:
         user = get_user_by_username(session=session, username=username)
         assert user is not None
         return actor_for(user)
+
+
+@pytest.fixture(scope="session")
+def demo_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A data folder with the demo loaded once per test session (copied by ``demo_ctx``)."""
+    from qa_meeting.services.demo import load_demo
+
+    folder = tmp_path_factory.mktemp("demo-template") / "data"
+    context = make_context(folder)
+    load_demo(context)
+    context.engine.dispose()  # closes the SQLite connections, checkpointing the WAL
+    return folder
+
+
+@pytest.fixture
+def demo_ctx(demo_template: Path, tmp_path: Path) -> Iterator[AppContext]:
+    """An app context over a private copy of the demo data."""
+    import shutil
+
+    folder = tmp_path / "data"
+    shutil.copytree(demo_template, folder)
+    context = make_context(folder)
+    yield context
+    context.engine.dispose()
+
+
+def actor_named(ctx: AppContext, username: str) -> Actor:
+    with transaction(ctx.engine) as session:
+        user = get_user_by_username(session=session, username=username)
+        assert user is not None, username
+        return actor_for(user)

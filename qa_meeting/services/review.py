@@ -85,7 +85,7 @@ def _visible_study(session: Session, actor: Actor, study_id: int) -> Study:
     return study
 
 
-def _to_read(row: Read) -> StructuredRead:
+def read_from_row(row: Read) -> StructuredRead:
     return StructuredRead(
         protocol_id=row.protocol_id,
         answers=dict(row.answers),
@@ -94,6 +94,22 @@ def _to_read(row: Read) -> StructuredRead:
         image_quality=row.image_quality,
         confidence=Confidence(row.confidence) if row.confidence else None,
         reasoning=row.reasoning,
+    )
+
+
+def clip_infos(session: Session, study_id: int) -> tuple[ClipInfo, ...]:
+    """The study's clips as the pages show them."""
+    return tuple(
+        ClipInfo(
+            clip_id=c.id or 0,
+            rows=c.rows,
+            columns=c.columns,
+            number_of_frames=c.number_of_frames,
+            frame_time_ms=c.frame_time_ms,
+            photometric_interpretation=c.photometric_interpretation,
+            view=c.view,
+        )
+        for c in repository.list_clips(session=session, study_id=study_id)
     )
 
 
@@ -140,26 +156,15 @@ def _build_view(
     assert study.id is not None
     trainee_row = repository.get_read(session=session, study_id=study.id, kind=ReadKind.TRAINEE)
     expert_row = repository.get_read(session=session, study_id=study.id, kind=ReadKind.EXPERT)
-    trainee = _to_read(trainee_row) if trainee_row else None
-    expert = _to_read(expert_row) if expert_row else None
+    trainee = read_from_row(trainee_row) if trainee_row else None
+    expert = read_from_row(expert_row) if expert_row else None
     protocol = protocols.get(study.protocol_id) if study.protocol_id else None
     operator = (
         repository.get_user(session=session, user_id=study.operator_id)
         if study.operator_id
         else None
     )
-    clips = tuple(
-        ClipInfo(
-            clip_id=c.id or 0,
-            rows=c.rows,
-            columns=c.columns,
-            number_of_frames=c.number_of_frames,
-            frame_time_ms=c.frame_time_ms,
-            photometric_interpretation=c.photometric_interpretation,
-            view=c.view,
-        )
-        for c in repository.list_clips(session=session, study_id=study.id)
-    )
+    clips = clip_infos(session, study.id)
     return ReviewView(
         study_id=study.id,
         details=StudyDetails(
@@ -313,7 +318,7 @@ def _recompute(session: Session, study: Study, protocol: Protocol) -> None:
     trainee = repository.get_read(session=session, study_id=study.id, kind=ReadKind.TRAINEE)
     expert = repository.get_read(session=session, study_id=study.id, kind=ReadKind.EXPERT)
     if expert is not None and trainee is not None:
-        result = compare_reads(protocol, _to_read(trainee), _to_read(expert))
+        result = compare_reads(protocol, read_from_row(trainee), read_from_row(expert))
         study.discordance = result.category.value
         study.status = StudyStatus.REVIEWED.value
     else:
