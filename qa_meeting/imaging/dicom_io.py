@@ -1,63 +1,73 @@
 """Read and vet DICOM headers before anything is stored or decoded.
 
-``read_header`` parses the header only (``stop_before_pixels``, large values deferred) and then
-inspects the Pixel Data element in place: its length for uncompressed files, its fragment items for
-compressed ones, never its content. So a file claiming 65535 x 65535 pixels costs a few kilobytes,
-not gigabytes, to refuse. Every refusal is a ``DicomRejectedError`` with a machine ``code``.
-Messages never quote values that could identify a patient.
+``read_header`` opens the file once. It checks the DICM marker, then parses the file meta and
+the dataset up to Pixel Data with pydicom's element generator, keeping the raw bytes of the few
+elements it needs (decoded here, for the handful of VRs involved) and skipping over the values
+of all others. The checks in ``dicom_checks`` then inspect the Pixel Data element in place: its
+length for native data, its fragment items for compressed data, never its content. So a file
+claiming 65535 x 65535 pixels costs a few kilobytes, not gigabytes, to refuse. The dataset of a
+Deflated file is inflated as it is read, within a hard limit, and vetted like any other.
 """
 
 from __future__ import annotations
 
-import re
+import os
 import struct
-from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import date
+from functools import cached_property, lru_cache
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import BinaryIO, cast
 
-import pydicom
-from pydicom.dataelem import RawDataElement
-from pydicom.filereader import read_file_meta_info
+from pydicom.charset import convert_encodings, decode_bytes, default_encoding
+from pydicom.datadict import dictionary_VR, tag_for_keyword
+from pydicom.dataelem import DataElement, RawDataElement
+from pydicom.filereader import data_element_generator
+from pydicom.tag import BaseTag
 from pydicom.uid import UID
+from pydicom.valuerep import PN_DELIMS, TEXT_VR_DELIMS
 
-from qa_meeting.domain.scans import (
-    MAX_IMAGE_DIMENSION,
-    DicomHeader,
-    PixelGeometry,
-    RejectionCode,
-    is_ultrasound,
-)
-from qa_meeting.errors import RejectedFileError
+from qa_meeting.domain.scans import DicomHeader, PixelGeometry, RejectionCode
+from qa_meeting.imaging import dicom_checks as checks
+from qa_meeting.imaging.dicom_checks import DicomRejectedError, Holds, InflatedDataset
+
+__all__ = [
+    "DEFER_SIZE",
+    "DEFLATED_TRANSFER_SYNTAX",
+    "DicomRejectedError",
+    "is_probably_dicom",
+    "read_header",
+]
 
 DEFER_SIZE = 4096
-UNDEFINED_LENGTH = 0xFFFFFFFF
-PIXEL_DATA_TAG = (0x7FE0, 0x0010)
-DICOMDIR_SOP_CLASS = "1.2.840.10008.1.3.10"
 DEFLATED_TRANSFER_SYNTAX = "1.2.840.10008.1.2.1.99"
-UNCOMPRESSED_TRANSFER_SYNTAXES = frozenset(
-    {"1.2.840.10008.1.2", "1.2.840.10008.1.2.1", "1.2.840.10008.1.2.2"}
+NATIVE_TRANSFER_SYNTAXES = frozenset(
+    {"1.2.840.10008.1.2", "1.2.840.10008.1.2.1", "1.2.840.10008.1.2.2", DEFLATED_TRANSFER_SYNTAX}
 )
-_LONG_LENGTH_VRS = frozenset({b"OB", b"OD", b"OF", b"OL", b"OV", b"OW", b"SQ", b"SV", b"UC"})
-_LONG_LENGTH_VRS |= {b"UN", b"UR", b"UT", b"UV"}
-_UID_PATTERN = re.compile(r"[0-9]+(\.[0-9]+)*")
-_REEXPORT = "Export the scan again from the ultrasound machine or PACS as DICOM and retry."
-_RECOPY = "Copy or export the scan again and check that the transfer finished."
+# What an inflated dataset may hold besides its pixels: the header, and elements after them.
+INFLATE_ALLOWANCE = 16 * 2**20
+# Far beyond any scanner's header; bounds the work a file of padding or garbage can cause.
+MAX_TOP_LEVEL_ELEMENTS = 50_000
+# Longest value of a needed element read back after the parse skipped it (a Frame Time Vector).
+MAX_DEFERRED_VALUE = 2**20
 
+# The elements read_header decodes. Implicit VR files carry no VR, so the standard's is used.
+_NEEDED_KEYWORDS = [
+    "SpecificCharacterSet",
+    *("SOPClassUID", "SOPInstanceUID", "StudyInstanceUID", "SeriesInstanceUID", "Modality"),
+    *("StudyDate", "Manufacturer", "ManufacturerModelName", "OperatorsName"),
+    *("FrameTime", "FrameTimeVector", "CineRate", "RecommendedDisplayFrameRate"),
+    *("SequenceOfUltrasoundRegions", "PhotometricInterpretation", "NumberOfFrames"),
+    *("Rows", "Columns", "SamplesPerPixel", "BitsAllocated"),
+]
+_META_KEYWORDS = ["MediaStorageSOPClassUID", "MediaStorageSOPInstanceUID", "TransferSyntaxUID"]
+_TAGS = {k: cast(int, tag_for_keyword(k)) for k in _NEEDED_KEYWORDS + _META_KEYWORDS}
+_STANDARD_VR = {tag: str(dictionary_VR(tag)) for tag in _TAGS.values()}
+_NEEDED_TAGS: list[BaseTag | int] = [_TAGS[keyword] for keyword in _NEEDED_KEYWORDS]
+_PIXEL_TAGS = frozenset({0x7FE00008, 0x7FE00009, 0x7FE00010})  # where stop_before_pixels stops
+_BINARY_FORMATS = {"US": "H", "SS": "h", "UL": "L", "SL": "l", "FL": "f", "FD": "d"}
+_CHARSET_VRS = frozenset({"LO", "PN", "SH", "LT", "ST", "UC", "UT"})
 
-class DicomRejectedError(RejectedFileError):
-    """A file refused at ingest, with a machine-readable ``code``."""
-
-    def __init__(self, code: RejectionCode, message: str, remedy: str | None = None) -> None:
-        super().__init__(message, remedy)
-        self.code = code
-
-
-@dataclass(frozen=True)
-class _PixelData:
-    value_offset: int
-    length: int  # UNDEFINED_LENGTH for encapsulated (compressed) pixel data
+_Element = RawDataElement | DataElement
 
 
 def is_probably_dicom(path: Path) -> bool:
@@ -75,316 +85,244 @@ def read_header(path: Path, *, max_frames: int, max_decoded_bytes: int) -> Dicom
 
     Raises ``DicomRejectedError`` for anything that is not a complete, plausible ultrasound image.
     """
-    size = _vet_file(path)
-    transfer_syntax = _transfer_syntax(path)
-    with path.open("rb") as fp:
-        ds = _parse(fp)
-        _check_header_complete(ds, fp.tell(), size)
-        pixel_data = _locate_pixel_data(fp, ds, size)
-        sop_class_uid = _text(ds, "SOPClassUID") or _text(ds.file_meta, "MediaStorageSOPClassUID")
-        if sop_class_uid == DICOMDIR_SOP_CLASS:
-            raise DicomRejectedError(
-                RejectionCode.DICOMDIR,
-                "This is a DICOMDIR index, not an image.",
-                "Ingest the whole folder (or a zip of it): the images the index lists are in it.",
-            )
-        sop_instance_uid = _uid(ds, "SOPInstanceUID", "SOP Instance UID (the image's own id)")
-        study_instance_uid = _uid(ds, "StudyInstanceUID", "Study Instance UID")
-        if pixel_data is None or pixel_data.length == 0:
-            raise _no_image(ds, sop_class_uid)
-        geometry = _geometry(ds, max_frames=max_frames, max_decoded_bytes=max_decoded_bytes)
-        modality = _text(ds, "Modality")[:16]
-        _check_ultrasound(modality, sop_class_uid)
-        _check_pixel_bytes(fp, geometry, pixel_data, transfer_syntax, size)
-        return DicomHeader(
-            sop_instance_uid=sop_instance_uid,
-            sop_class_uid=sop_class_uid,
-            study_instance_uid=study_instance_uid,
-            series_instance_uid=_text(ds, "SeriesInstanceUID")[:64],
-            modality=modality,
-            rows=geometry.rows,
-            columns=geometry.columns,
-            number_of_frames=geometry.frames,
-            samples_per_pixel=geometry.samples_per_pixel,
-            bits_allocated=geometry.bits_allocated,
-            photometric_interpretation=geometry.photometric_interpretation,
-            transfer_syntax_uid=transfer_syntax,
-            frame_time_ms=_frame_time_ms(ds),
-            has_ultrasound_regions=_has_regions(ds),
-            manufacturer=_text(ds, "Manufacturer")[:200],
-            model_name=_text(ds, "ManufacturerModelName")[:200],
-            study_date=_study_date(ds),
-            operators_name=_text(ds, "OperatorsName")[:200],
-        )
-
-
-def _vet_file(path: Path) -> int:
     try:
-        with path.open("rb") as fp:
-            head = fp.read(132)
-            size = fp.seek(0, 2)
+        fp = path.open("rb")
     except OSError:
         raise DicomRejectedError(
-            RejectionCode.CANNOT_OPEN, "This file could not be opened.", _RECOPY
+            RejectionCode.CANNOT_OPEN, "This file could not be opened.", checks.RECOPY
         ) from None
-    if size == 0:
-        raise DicomRejectedError(RejectionCode.EMPTY, "This file is empty (0 bytes).", _RECOPY)
-    if len(head) < 132 or head[128:] != b"DICM":
-        raise DicomRejectedError(
-            RejectionCode.NOT_DICOM,
-            "This is not a DICOM file (no DICM marker): it may be a picture, a video, a document "
-            "or a damaged copy.",
-            "Export the loop from the ultrasound machine or PACS as DICOM and try again.",
-        )
-    return size
+    with fp:
+        size = os.fstat(fp.fileno()).st_size
+        checks.check_marker(fp.read(132), size)
+        meta = _Elements(_parse_meta(fp), little=True, source=fp)
+        transfer_syntax = _transfer_syntax(meta)
+        limits = {"max_frames": max_frames, "max_decoded_bytes": max_decoded_bytes}
+        if transfer_syntax != DEFLATED_TRANSFER_SYNTAX:
+            return _vet(fp, lambda end: end <= size, meta, transfer_syntax, None, **limits)
+        inflated = InflatedDataset(fp, limit=INFLATE_ALLOWANCE)
+        dataset = cast(BinaryIO, inflated)  # read, seek and tell are all pydicom uses
+        return _vet(dataset, inflated.holds, meta, transfer_syntax, inflated, **limits)
 
 
-def _cut_short(part: str) -> DicomRejectedError:
-    return DicomRejectedError(
-        RejectionCode.CUT_SHORT,
-        f"This DICOM file ends before its {part} is complete: it was probably cut short while "
-        "being copied or downloaded.",
-        _RECOPY,
+def _vet(
+    fp: BinaryIO,
+    holds: Holds,
+    meta: _Elements,
+    transfer_syntax: str,
+    inflated: InflatedDataset | None,
+    *,
+    max_frames: int,
+    max_decoded_bytes: int,
+) -> DicomHeader:
+    """Parse and vet the dataset that starts at ``fp``'s position."""
+    implicit, little = _dataset_encoding(fp, transfer_syntax)
+    ds = _Elements(_parse(fp, implicit, little), little=little, source=fp)
+    checks.check_header_complete(ds.elements.values(), fp.tell(), holds)
+    pixel_data = checks.locate_pixel_data(fp, implicit=implicit, little=little)
+    sop_class_uid = ds.text("SOPClassUID") or meta.text("MediaStorageSOPClassUID")
+    checks.check_not_dicomdir(sop_class_uid)
+    sop_instance = ds.text("SOPInstanceUID") or meta.text("MediaStorageSOPInstanceUID")
+    sop_instance_uid = checks.valid_uid(sop_instance, "SOP Instance UID (the image's own id)")
+    study_instance_uid = checks.valid_uid(ds.text("StudyInstanceUID"), "Study Instance UID")
+    if pixel_data is None or pixel_data.length == 0:
+        raise checks.no_image(sop_class_uid, described=ds.present("Rows"))
+    geometry = _geometry(ds)
+    checks.check_geometry(geometry, max_frames=max_frames, max_decoded_bytes=max_decoded_bytes)
+    modality = ds.text("Modality")[:16]
+    checks.check_ultrasound(modality, sop_class_uid)
+    header = DicomHeader(
+        sop_instance_uid=sop_instance_uid,
+        sop_class_uid=sop_class_uid,
+        study_instance_uid=study_instance_uid,
+        series_instance_uid=ds.text("SeriesInstanceUID")[:64],
+        modality=modality,
+        rows=geometry.rows,
+        columns=geometry.columns,
+        number_of_frames=geometry.frames,
+        samples_per_pixel=geometry.samples_per_pixel,
+        bits_allocated=geometry.bits_allocated,
+        photometric_interpretation=geometry.photometric_interpretation,
+        transfer_syntax_uid=transfer_syntax,
+        frame_time_ms=_frame_time_ms(ds),
+        has_ultrasound_regions=_has_regions(ds),
+        manufacturer=ds.text("Manufacturer")[:200],
+        model_name=ds.text("ManufacturerModelName")[:200],
+        study_date=_study_date(ds),
+        operators_name=ds.text("OperatorsName")[:200],
     )
+    if inflated is not None:  # header decoded: the rest streams through, bounded by the image
+        pixels_end = pixel_data.value_offset + geometry.decoded_bytes()
+        inflated.stream(min(max_decoded_bytes, pixels_end) + INFLATE_ALLOWANCE)
+    native = transfer_syntax in NATIVE_TRANSFER_SYNTAXES
+    checks.check_pixel_bytes(fp, holds, geometry, pixel_data, native=native)
+    if inflated is not None:
+        inflated.drain()
+    return header
 
 
-def _unreadable(detail: str) -> DicomRejectedError:
-    return DicomRejectedError(
-        RejectionCode.UNREADABLE_STRUCTURE,
-        f"The structure of this DICOM file cannot be read: {detail}.",
-        _REEXPORT,
-    )
-
-
-def _transfer_syntax(path: Path) -> str:
+def _parse_meta(fp: BinaryIO) -> dict[int, _Element]:
+    """The file meta elements (group 0002, always Explicit VR Little Endian)."""
     try:
-        meta = read_file_meta_info(path)
+        elements = data_element_generator(fp, False, True, lambda tag, vr, length: tag >> 16 != 2)
+        return {element.tag: element for element in elements}
     except Exception:  # pydicom raises many types on malformed input; the file is at fault
-        raise _unreadable("its file header (meta information) is damaged") from None
-    transfer_syntax = _text(meta, "TransferSyntaxUID")
+        raise checks.unreadable("its file header (meta information) is damaged") from None
+
+
+def _transfer_syntax(meta: _Elements) -> str:
+    transfer_syntax = meta.text("TransferSyntaxUID")
     if not transfer_syntax:
-        raise _unreadable("it does not say how it is encoded (no transfer syntax)")
-    if transfer_syntax == DEFLATED_TRANSFER_SYNTAX:
-        # pydicom inflates the whole dataset in memory, unbounded: a compression bomb risk.
-        raise _unreadable("it uses Deflate compression, which this app does not accept")
-    if not UID(transfer_syntax).is_transfer_syntax:
-        raise _unreadable("it uses an encoding (transfer syntax) this app does not know")
+        raise checks.unreadable("it does not say how it is encoded (no transfer syntax)")
+    if _encoding(transfer_syntax) is None:
+        raise checks.unreadable("it uses an encoding (transfer syntax) this app does not know")
     return transfer_syntax
 
 
-def _parse(fp: BinaryIO) -> Any:
-    try:
-        return pydicom.dcmread(fp, stop_before_pixels=True, defer_size=DEFER_SIZE)
-    except RecursionError:
-        raise _unreadable("it nests sequences more deeply than any scanner writes") from None
-    except EOFError:
-        raise _cut_short("header") from None
-    except Exception:  # pydicom raises many types on malformed input; the file is at fault
-        raise _unreadable("its header is malformed") from None
+@lru_cache(maxsize=64)
+def _encoding(transfer_syntax: str) -> tuple[bool, bool] | None:
+    """(implicit VR, little endian) of a transfer syntax pydicom knows; None for others."""
+    uid = UID(transfer_syntax)
+    return (uid.is_implicit_VR, uid.is_little_endian) if uid.is_transfer_syntax else None
 
 
-def _check_header_complete(ds: Any, position: int, size: int) -> None:
-    """Refuse a header whose last element runs past the end of the file."""
-    if position > size:
-        raise _cut_short("header")
-    for tag in ds.keys():  # noqa: SIM118  (iterating the dataset would load deferred values)
-        element = ds.get_item(tag, keep_deferred=True)
-        if (
-            isinstance(element, RawDataElement)
-            and element.length != UNDEFINED_LENGTH
-            and element.value_tell + element.length > size
-        ):
-            raise _cut_short("header")
-
-
-def _locate_pixel_data(fp: BinaryIO, ds: Any, size: int) -> _PixelData | None:
-    """Parse the Pixel Data element header the reader stopped before, if there is one."""
+def _dataset_encoding(fp: BinaryIO, transfer_syntax: str) -> tuple[bool, bool]:
+    """(implicit VR, little endian): implicit VR if the first element has no VR, as pydicom."""
+    implicit, little = _encoding(transfer_syntax) or (False, True)
     start = fp.tell()
-    head = fp.read(12)
-    if not head:
-        return None
-    if len(head) < 8:
-        raise _cut_short("image data")
-    implicit, little = ds.original_encoding
-    endian = "<" if little else ">"
-    if struct.unpack(endian + "HH", head[:4]) != PIXEL_DATA_TAG:
-        return None  # Float Pixel Data and the like: not an ultrasound picture
-    if implicit:
-        return _PixelData(start + 8, struct.unpack(endian + "I", head[4:8])[0])
-    if head[4:6] in _LONG_LENGTH_VRS:
-        if len(head) < 12:
-            raise _cut_short("image data")
-        return _PixelData(start + 12, struct.unpack(endian + "I", head[8:12])[0])
-    return _PixelData(start + 8, struct.unpack(endian + "H", head[6:8])[0])
+    head = fp.read(6)
+    fp.seek(start)
+    if len(head) == 6:
+        implicit = not (0x40 < head[4] < 0x5B and 0x40 < head[5] < 0x5B)
+    return implicit, little
 
 
-def _value(ds: Any, keyword: str) -> Any:
+def _parse(fp: BinaryIO, implicit: bool, little: bool) -> dict[int, _Element]:
+    """The needed elements before Pixel Data; the values of all others are skipped, unread."""
+    count = 0
+
+    def at_pixel_data(tag: BaseTag, vr: str | None, length: int) -> bool:
+        nonlocal count
+        count += 1
+        return tag in _PIXEL_TAGS or count > MAX_TOP_LEVEL_ELEMENTS
+
+    elements = data_element_generator(
+        fp, implicit, little, at_pixel_data, DEFER_SIZE, specific_tags=_NEEDED_TAGS
+    )
     try:
-        return ds.get(keyword)
-    except Exception:  # a malformed value reads as absent (tolerant on read)
-        return None
+        found: dict[int, _Element] = {element.tag: element for element in elements}
+    except DicomRejectedError:
+        raise
+    except RecursionError:
+        raise checks.unreadable("it nests sequences more deeply than any scanner writes") from None
+    except EOFError:
+        raise checks.cut_short("header") from None
+    except Exception:  # pydicom raises many types on malformed input; the file is at fault
+        raise checks.unreadable("its header is malformed") from None
+    if count > MAX_TOP_LEVEL_ELEMENTS:
+        raise checks.unreadable("it holds implausibly many elements")
+    return found
 
 
-def _is_multi(value: Any) -> bool:
-    return isinstance(value, Sequence) and not isinstance(value, str | bytes)
+class _Elements:
+    """Raw elements of one dataset, decoded on demand for the few VRs ``read_header`` uses."""
+
+    def __init__(self, elements: dict[int, _Element], *, little: bool, source: BinaryIO) -> None:
+        self.elements = elements
+        self._little = little
+        self._source = source  # to read back a value the parse skipped as long
+
+    def get(self, keyword: str) -> _Element | None:
+        return self.elements.get(_TAGS[keyword])
+
+    def raw(self, keyword: str) -> tuple[str, bytes]:
+        """The element's VR and value bytes; b"" when absent, a sequence, or too long."""
+        element = self.get(keyword)
+        if not isinstance(element, RawDataElement):
+            return "", b""
+        vr = element.VR if element.VR not in (None, "UN") else _STANDARD_VR[element.tag]
+        value = element.value
+        if value is None and 0 < element.length <= MAX_DEFERRED_VALUE:
+            self._source.seek(element.value_tell)
+            value = self._source.read(element.length)
+        return str(vr), value or b""
+
+    def present(self, keyword: str) -> bool:
+        """Whether the element is there with a value other than padding."""
+        vr, value = self.raw(keyword)
+        return bool(value if vr in _BINARY_FORMATS else value.strip(b"\0 "))
+
+    def text(self, keyword: str) -> str:
+        """The value as text, values joined by backslashes, padding stripped; "" if none."""
+        vr, value = self.raw(keyword)
+        if not value or vr in _BINARY_FORMATS:
+            return ""
+        if vr in _CHARSET_VRS:
+            delimiters = PN_DELIMS if vr == "PN" else TEXT_VR_DELIMS
+            decoded = decode_bytes(value, self._encodings, delimiters)
+        else:
+            decoded = value.decode("latin-1")
+        return "\\".join(part.rstrip("\0 ") for part in decoded.split("\\")).strip()
+
+    def numbers(self, keyword: str) -> list[float]:
+        """Each value as a number; [] if absent or malformed (tolerant on read)."""
+        vr, value = self.raw(keyword)
+        binary = _BINARY_FORMATS.get(vr)
+        if binary is not None:
+            count, remainder = divmod(len(value), struct.calcsize(binary))
+            if remainder:
+                return []
+            values = struct.unpack(f"{'<' if self._little else '>'}{count}{binary}", value)
+            return [float(v) for v in values]
+        parts = (part.strip("\0 ") for part in value.decode("latin-1").split("\\"))
+        try:
+            return [float(part) for part in parts if part]
+        except ValueError:
+            return []
+
+    def integer(self, keyword: str) -> int | None:
+        numbers = self.numbers(keyword)
+        return int(numbers[0]) if len(numbers) == 1 and numbers[0].is_integer() else None
+
+    @cached_property
+    def _encodings(self) -> list[str]:
+        terms = [term.strip() for term in self.text("SpecificCharacterSet").split("\\")]
+        return convert_encodings(terms) if any(terms) else [default_encoding]
 
 
-def _text(ds: Any, keyword: str) -> str:
-    value = _value(ds, keyword)
-    if value is None:
-        return ""
-    if _is_multi(value):
-        return "\\".join(str(v) for v in value).strip()
-    return str(value).strip()
+def _geometry(ds: _Elements) -> PixelGeometry:
+    """What the Image Pixel module claims; 0 frames when the count is given but unusable."""
+    frames = ds.integer("NumberOfFrames") if ds.present("NumberOfFrames") else 1
+    return PixelGeometry(
+        rows=ds.integer("Rows") or 0,
+        columns=ds.integer("Columns") or 0,
+        frames=frames if frames is not None and frames > 0 else 0,
+        samples_per_pixel=ds.integer("SamplesPerPixel") or 1,
+        bits_allocated=ds.integer("BitsAllocated") or 0,
+        photometric_interpretation=ds.text("PhotometricInterpretation")[:20],
+    )
 
 
-def _numbers(ds: Any, keyword: str) -> list[float]:
-    value = _value(ds, keyword)
-    try:
-        return [float(v) for v in (value if _is_multi(value) else [value]) if v not in (None, "")]
-    except (TypeError, ValueError):
-        return []
-
-
-def _integer(ds: Any, keyword: str) -> int | None:
-    numbers = _numbers(ds, keyword)
-    return int(numbers[0]) if len(numbers) == 1 and numbers[0].is_integer() else None
-
-
-def _study_date(ds: Any) -> date | None:
-    raw = _text(ds, "StudyDate")
+def _study_date(ds: _Elements) -> date | None:
+    raw = ds.text("StudyDate")
     try:
         return date(int(raw[:4]), int(raw[4:6]), int(raw[6:8])) if len(raw) == 8 else None
     except ValueError:
         return None
 
 
-def _frame_time_ms(ds: Any) -> float | None:
+def _frame_time_ms(ds: _Elements) -> float | None:
     """Frame Time, else the mean positive Frame Time Vector increment, else a frame rate."""
     for keyword in ("FrameTime", "FrameTimeVector", "CineRate", "RecommendedDisplayFrameRate"):
-        positive = [v for v in _numbers(ds, keyword) if v > 0]
+        positive = [v for v in ds.numbers(keyword) if v > 0]
         if positive:
             mean = sum(positive) / len(positive)
             return mean if keyword.startswith("FrameTime") else 1000.0 / mean
     return None
 
 
-def _sop_class_name(sop_class_uid: str) -> str:
-    name = UID(sop_class_uid).name if sop_class_uid else ""
-    return name if name and name != sop_class_uid else "unknown kind of DICOM object"
-
-
-def _uid(ds: Any, keyword: str, label: str) -> str:
-    value = _text(ds, keyword)
-    if not value and keyword == "SOPInstanceUID":
-        value = _text(ds.file_meta, "MediaStorageSOPInstanceUID")
-    if not value or len(value) > 64 or not _UID_PATTERN.fullmatch(value):
-        raise DicomRejectedError(
-            RejectionCode.MISSING_UID,
-            f"This file has no valid {label}, so it cannot be told apart from other images.",
-            _REEXPORT,
-        )
-    return value
-
-
-def _no_image(ds: Any, sop_class_uid: str) -> DicomRejectedError:
-    described = _value(ds, "Rows") is not None
-    ending = ", although its header describes an image: it may be incomplete" if described else ""
-    kind = _sop_class_name(sop_class_uid)
-    return DicomRejectedError(
-        RejectionCode.NO_IMAGE,
-        f"This DICOM file holds no image pixels (its type is {kind}){ending}.",
-        "Only ultrasound images and cine loops can be reviewed; export those from the study.",
-    )
-
-
-def _has_regions(ds: Any) -> bool:
+def _has_regions(ds: _Elements) -> bool:
     """Whether a non-empty Sequence of Ultrasound Regions is present (without parsing it)."""
-    element = ds.get_item(0x00186011, keep_deferred=True) if 0x00186011 in ds else None
+    element = ds.get("SequenceOfUltrasoundRegions")
     if isinstance(element, RawDataElement):
         return element.length != 0
     return element is not None and bool(element.value)
-
-
-def _implausible(message: str, remedy: str = _REEXPORT) -> DicomRejectedError:
-    return DicomRejectedError(RejectionCode.IMPLAUSIBLE_SIZE, message, remedy)
-
-
-def _geometry(ds: Any, *, max_frames: int, max_decoded_bytes: int) -> PixelGeometry:
-    """Check the claimed image size before anything could allocate a buffer for it."""
-    rows, columns = _integer(ds, "Rows") or 0, _integer(ds, "Columns") or 0
-    if not (0 < rows <= MAX_IMAGE_DIMENSION and 0 < columns <= MAX_IMAGE_DIMENSION):
-        raise _implausible(
-            f"This image claims {rows or 'no'} rows x {columns or 'no'} columns of pixels; an "
-            f"ultrasound image has 1 to {MAX_IMAGE_DIMENSION} of each, so the file is damaged."
-        )
-    no_frame_count = _value(ds, "NumberOfFrames") in (None, "")
-    frames = 1 if no_frame_count else _integer(ds, "NumberOfFrames")
-    if frames is None or frames < 1:
-        raise _implausible("This file does not give a sensible number of frames.")
-    if frames > max_frames:
-        raise _implausible(
-            f"This loop has {frames} frames, more than this site's limit of {max_frames}.",
-            "Trim the loop on the machine, or ask an administrator to raise QA_MEETING_MAX_FRAMES.",
-        )
-    samples, bits = _integer(ds, "SamplesPerPixel") or 1, _integer(ds, "BitsAllocated") or 0
-    if samples not in (1, 3, 4) or bits not in (1, 8, 16, 32):
-        raise _implausible("This image does not describe its pixels in a way any scanner writes.")
-    photometric = _text(ds, "PhotometricInterpretation")[:20]
-    geometry = PixelGeometry(rows, columns, frames, samples, bits, photometric)
-    if geometry.decoded_bytes() > max_decoded_bytes:
-        needed_mb = -(-geometry.decoded_bytes() // 2**20)
-        raise _implausible(
-            f"This loop would need {needed_mb} MB of memory to display, more than this site's "
-            f"limit of {max_decoded_bytes // 2**20} MB.",
-            "Shorten the loop on the machine, or ask an administrator to raise "
-            "QA_MEETING_MAX_DECODED_MB.",
-        )
-    return geometry
-
-
-def _check_ultrasound(modality: str, sop_class_uid: str) -> None:
-    if is_ultrasound(modality, sop_class_uid):
-        return
-    if modality:
-        found = f"Its modality is {modality}, not US (ultrasound)."
-    else:
-        found = f"It records no modality; its type is {_sop_class_name(sop_class_uid)}."
-    raise DicomRejectedError(
-        RejectionCode.NOT_ULTRASOUND,
-        f"This is not an ultrasound image. {found}",
-        "Only ultrasound scans belong in the QA meeting; pick the ultrasound files of the study.",
-    )
-
-
-def _check_pixel_bytes(
-    fp: BinaryIO, geometry: PixelGeometry, pixel_data: _PixelData, transfer_syntax: str, size: int
-) -> None:
-    """Check the file holds all the pixel bytes its header promises, without reading them."""
-    if pixel_data.length == UNDEFINED_LENGTH:
-        _check_fragments(fp, pixel_data.value_offset, size, 64 * geometry.frames + 10_000)
-    elif transfer_syntax not in UNCOMPRESSED_TRANSFER_SYNTAXES:
-        raise _unreadable("its compressed image data is not split into fragments")
-    elif (
-        pixel_data.length < geometry.stored_bytes()
-        or pixel_data.value_offset + pixel_data.length > size
-    ):
-        raise _cut_short("image data")
-
-
-def _check_fragments(fp: BinaryIO, offset: int, size: int, max_items: int) -> None:
-    """Walk the items of encapsulated pixel data by their lengths, up to the end marker."""
-    for _ in range(max_items):
-        fp.seek(offset)
-        head = fp.read(8)
-        if len(head) < 8:
-            raise _cut_short("image data")
-        group, element, length = struct.unpack("<HHI", head)
-        if (group, element) == (0xFFFE, 0xE0DD):
-            return
-        if (group, element) != (0xFFFE, 0xE000) or length == UNDEFINED_LENGTH:
-            raise _unreadable("its compressed image data is malformed")
-        offset += 8 + length
-        if offset > size:
-            raise _cut_short("image data")
-    raise _unreadable("its compressed image data is split into implausibly many pieces")

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import tempfile
+import time
 import tracemalloc
 import zlib
+from dataclasses import replace
 from datetime import date
 from pathlib import Path
 
@@ -13,7 +15,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from pydicom.dataset import Dataset, FileMetaDataset
-from pydicom.uid import UID
+from pydicom.uid import UID, DeflatedExplicitVRLittleEndian, ExplicitVRLittleEndian
 
 from qa_meeting.domain.scans import DicomHeader
 from qa_meeting.imaging.dicom_io import DicomRejectedError, is_probably_dicom, read_header
@@ -217,15 +219,112 @@ def test_dicomdir_is_refused_as_an_index(tmp_path: Path) -> None:
     assert refusal.code == "dicomdir" and "DICOMDIR" in refusal.message
 
 
-def test_deflated_files_are_refused_before_inflating(tmp_path: Path) -> None:
-    path = tmp_path / "deflated.dcm"
+def _save(ds: Dataset, path: Path, syntax: UID = DeflatedExplicitVRLittleEndian) -> Path:
+    """Write ``ds`` in the file format as pydicom does, by default Deflated Explicit VR LE."""
+    ds.file_meta.TransferSyntaxUID = syntax
+    ds.save_as(path, enforce_file_format=True)
+    return path
+
+
+def _dataset_start(data: bytes) -> int:
+    """Offset just after the file meta group (its group length counts from offset 144)."""
+    return 144 + int.from_bytes(data[140:144], "little")
+
+
+def _deflate_bomb(folder: Path, dataset: bytes, zeros: int) -> Path:
+    """A Deflated file whose dataset is ``dataset`` followed by ``zeros`` zero bytes.
+
+    Deflate shrinks at most about 1000:1, so a GiB of zeros takes about a MB: one MiB is
+    compressed once and repeated, each copy a complete run of blocks after a full flush.
+    """
+    head = _save(us_dataset(), folder / "shell.dcm").read_bytes()
+    compressor = zlib.compressobj(9, zlib.DEFLATED, -zlib.MAX_WBITS)
+    parts = [compressor.compress(dataset), compressor.flush(zlib.Z_FULL_FLUSH)]
+    mebibyte = compressor.compress(bytes(2**20)) + compressor.flush(zlib.Z_FULL_FLUSH)
+    parts += [mebibyte] * (zeros // 2**20)
+    parts.append(compressor.flush())
+    path = folder / "bomb.dcm"
+    path.write_bytes(head[: _dataset_start(head)] + b"".join(parts))
+    return path
+
+
+def _plain_dataset(folder: Path, *, pixel_length: int | None = None) -> bytes:
+    """The encoded dataset (after the file meta) of the synthetic cine, uncompressed."""
+    data = _save(us_dataset(), folder / "plain.dcm", ExplicitVRLittleEndian).read_bytes()
+    dataset = data[_dataset_start(data) :]
+    if pixel_length is not None:  # Pixel Data: tag, VR (OB or OW), 2 reserved bytes, length
+        at = dataset.index(b"\xe0\x7f\x10\x00") + 8
+        dataset = dataset[:at] + pixel_length.to_bytes(4, "little") + dataset[at + 4 :]
+    return dataset
+
+
+def test_deflated_file_is_accepted(tmp_path: Path) -> None:
+    pixels = bytes(range(256)) * (64 * 80 * 5 // 256)
+    ds = us_dataset(rows=64, columns=80, frames=5, pixel_bytes=pixels)
+    header = _read(_save(ds, tmp_path / "deflated.dcm"), **SMALL)
+    assert (header.rows, header.columns, header.number_of_frames) == (64, 80, 5)
+    assert header.transfer_syntax_uid == DeflatedExplicitVRLittleEndian
+    plain = _read(write_dataset(us_dataset(rows=64, columns=80, frames=5), tmp_path / "p.dcm"))
+    assert replace(header, transfer_syntax_uid=ExplicitVRLittleEndian) == plain
+
+
+@pytest.mark.parametrize("syntax", [ExplicitVRLittleEndian, DeflatedExplicitVRLittleEndian])
+def test_long_frame_time_vector_is_read_back_after_the_parse(tmp_path: Path, syntax: UID) -> None:
     ds = us_dataset()
-    ds.file_meta.TransferSyntaxUID = UID("1.2.840.10008.1.2.1.99")
-    write_dataset(ds, path)
-    data = path.read_bytes()
-    start = data.index(b"1.2.840.10008.1.2.1.99") + 24  # end of the meta group
-    path.write_bytes(data[:start] + zlib.compress(bytes(10**6))[2:])
-    assert _refusal(path, **SMALL).code == "unreadable_structure"
+    del ds.FrameTime
+    ds.FrameTimeVector = [0.0] + [40.0] * 999  # about 5 kB: longer than the parse keeps
+    header = _read(_save(ds, tmp_path / "vector.dcm", syntax), **SMALL)
+    assert header.frame_time_ms == pytest.approx(40.0)
+
+
+@pytest.mark.parametrize("damage", ["pixels short of the header's claim", "file cut short"])
+def test_deflated_file_is_checked_after_inflating(tmp_path: Path, damage: str) -> None:
+    if damage == "file cut short":
+        path = _save(us_dataset(), tmp_path / "cut.dcm")
+        path.write_bytes(path.read_bytes()[:-20])
+    else:
+        ds = us_dataset(frames=3, pixel_bytes=bytes(32 * 48 * 2))  # two frames of three
+        path = _save(ds, tmp_path / "short.dcm")
+    assert _refusal(path, **SMALL).code == "cut_short"
+
+
+def test_damaged_deflated_data_is_refused(tmp_path: Path) -> None:
+    data = _save(us_dataset(), tmp_path / "damaged.dcm").read_bytes()
+    path = tmp_path / "damaged.dcm"
+    path.write_bytes(data[: _dataset_start(data)] + b"\xff" * 64)  # block type 3 does not exist
+    assert _refusal(path).code == "unreadable_structure"
+
+
+@pytest.mark.parametrize(
+    ("bomb", "code"),
+    [
+        ("a GiB of zeros after the pixels", "implausible_size"),
+        ("pixel data claiming 4 GB", "implausible_size"),
+        ("a dataset of a GiB of zeros", "unreadable_structure"),
+    ],
+)
+def test_deflate_bombs_are_refused_quickly_in_little_memory(
+    tmp_path: Path, bomb: str, code: str
+) -> None:
+    if bomb == "a dataset of a GiB of zeros":
+        dataset = b""
+    else:
+        pixel_length = 0xFFFFFFF0 if bomb == "pixel data claiming 4 GB" else None
+        dataset = _plain_dataset(tmp_path, pixel_length=pixel_length)
+    path = _deflate_bomb(tmp_path, dataset, zeros=2**30)
+    assert path.stat().st_size < 2 * 2**20
+    tracemalloc.start()
+    started = time.perf_counter()
+    try:
+        with pytest.raises(DicomRejectedError) as caught:
+            _read(path)  # the site's default limits: 4 GB of decoded pixels
+        elapsed = time.perf_counter() - started
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert caught.value.code == code
+    assert peak < 4 * 2**20, f"peak {peak} bytes while refusing {bomb}"
+    assert elapsed < 5, f"{elapsed:.1f} s to refuse {bomb}: it inflated far too much"
 
 
 @pytest.mark.parametrize(("content", "code"), [(b"", "empty"), (b"\0" * 200, "not_dicom")])
