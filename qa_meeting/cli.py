@@ -19,8 +19,9 @@ from typing import ParamSpec, TypeVar
 import click
 
 from qa_meeting.errors import QaMeetingError
-from qa_meeting.services import demo, ingest, media, scans, users
+from qa_meeting.services import agenda_proposal, demo, ingest, media, meetings, scans, users
 from qa_meeting.services.context import Actor, AppContext, build_context
+from qa_meeting.services.protocols import load_protocols
 from qa_meeting.settings import load_settings
 from qa_meeting.store.models import Role
 
@@ -108,6 +109,53 @@ def render_command(file: Path, out_dir: Path, as_json: bool) -> None:
         f"decoded in {report.decode_s} s, encoded in {report.encode_s} s\n"
         f"video: {report.video}\nthumbnail: {report.thumbnail}"
     )
+
+
+@main.command("agenda")
+@click.option("--minutes", required=True, type=click.IntRange(1, 600), help="The slot length.")
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per case.")
+@_refusals_exit_2
+def agenda_command(minutes: int, as_json: bool) -> None:
+    """Propose the next meeting's agenda from the current queue."""
+    ctx = _context()
+    proposal = agenda_proposal.propose_agenda(
+        ctx, CLI_ACTOR, minutes, load_protocols(ctx.settings.protocols_dir)
+    )
+    if as_json:
+        _emit_json([case.to_json() for case in proposal.cases])
+        return
+    for case in proposal.cases:
+        click.echo(
+            f"{case.position:>2}. scan {case.study_id:<6} {case.planned_minutes:>2} min  "
+            f"{case.trainee:<10} {case.protocol:<28} {case.reason}"
+        )
+    agenda = proposal.agenda
+    click.echo(f"{agenda.planned_minutes} of {agenda.slot_minutes} minutes planned")
+    for note in agenda.notes:
+        click.echo(f"note: {note}")
+    for study_id, why in agenda.left_out:
+        click.echo(f"left out: scan {study_id}: {why}")
+
+
+@main.group("meetings")
+def meetings_group() -> None:
+    """QA meetings held and planned."""
+
+
+@meetings_group.command("list")
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per meeting.")
+@_refusals_exit_2
+def meetings_list(as_json: bool) -> None:
+    """Every meeting, newest first, with its cases and attendance."""
+    rows = meetings.list_meetings(_context(), CLI_ACTOR)
+    if as_json:
+        _emit_json([row.to_json() for row in rows])
+        return
+    for m in rows:
+        click.echo(
+            f"{m.id:>4}  {m.held_on}  {m.status:<8} {m.cases} case(s), {m.presented} presented, "
+            f"{m.deferred} deferred, {m.attendance} attended  chair {m.chair}"
+        )
 
 
 @main.group("scans")

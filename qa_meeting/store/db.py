@@ -11,7 +11,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import event
+from sqlalchemy import event, inspect
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.pool import StaticPool
@@ -58,7 +58,27 @@ def make_engine(url: str) -> Engine:
             f"The database cannot be reached: {exc.orig}.",
             "Check QA_MEETING_DATABASE_URL and that the database server is running.",
         ) from exc
+    _check_schema(engine)
     return engine
+
+
+def _check_schema(engine: Engine) -> None:
+    """Refuse, with a clear message, a database made by an older version of the app.
+
+    Until the first release ships with migrations, a changed table is not altered in place.
+    """
+    inspector = inspect(engine)
+    for table in SQLModel.metadata.sorted_tables:
+        present = {column["name"] for column in inspector.get_columns(table.name)}
+        missing = sorted(column.name for column in table.columns if column.name not in present)
+        if missing:
+            raise ConfigurationError(
+                f"The database was made by an older version of QA Meeting: table {table.name} "
+                f"lacks {', '.join(missing)}.",
+                "Back up the data folder, then start with an empty database (delete "
+                "qa_meeting.sqlite3, or point QA_MEETING_DATABASE_URL at a new database) and "
+                "ingest the scans again. Releases will migrate in place.",
+            )
 
 
 @contextmanager

@@ -146,3 +146,17 @@ def test_one_read_per_kind_per_study(any_ctx: AppContext) -> None:
         for _ in range(2):
             session.add(Read(study_id=study.id, reader_id=ana.id, kind="expert", protocol_id="x"))
             session.flush()
+
+
+def test_a_database_from_an_older_version_is_refused_with_a_remedy(tmp_path) -> None:
+    import sqlite3
+
+    from qa_meeting.errors import ConfigurationError
+    from qa_meeting.store.db import make_engine
+
+    path = tmp_path / "old.sqlite3"
+    with sqlite3.connect(path) as connection:
+        connection.execute("CREATE TABLE meeting (id INTEGER PRIMARY KEY, held_on DATE)")
+    with pytest.raises(ConfigurationError, match="older version") as caught:
+        make_engine(f"sqlite:///{path}")
+    assert "meeting lacks" in caught.value.message and "Back up" in caught.value.remedy
