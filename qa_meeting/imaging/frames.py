@@ -12,9 +12,9 @@ Deflated files are inflated into a temporary file first, up to the decoded-size 
 from __future__ import annotations
 
 import struct
-import tempfile
-import zlib
+from collections import deque
 from collections.abc import Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from io import BytesIO
@@ -24,14 +24,11 @@ from typing import Any, BinaryIO
 import numpy as np
 import pydicom
 from PIL import Image
-from pydicom.dataset import Dataset
 from pydicom.encaps import encapsulate, generate_frames, get_frame
-from pydicom.filereader import read_file_meta_info
 from pydicom.pixels.decoders.base import Decoder, get_decoder
 from pydicom.pixels.utils import as_pixel_options
 from pydicom.uid import (
     UID,
-    ExplicitVRLittleEndian,
     JPEG2000TransferSyntaxes,
     JPEGBaseline8Bit,
     JPEGExtended12Bit,
@@ -41,7 +38,7 @@ from pydicom.uid import (
 )
 
 from qa_meeting.domain.cine import CineInfo
-from qa_meeting.domain.scans import DicomHeader, RejectionCode
+from qa_meeting.domain.scans import DicomHeader
 from qa_meeting.errors import NotFoundError
 from qa_meeting.imaging.colour import (
     GREY,
@@ -52,6 +49,7 @@ from qa_meeting.imaging.colour import (
     display_mapping,
     to_display_rgb,
 )
+from qa_meeting.imaging.deflated import inflated_copy
 from qa_meeting.imaging.dicom_io import (
     DEFER_SIZE,
     DEFLATED_TRANSFER_SYNTAX,
@@ -66,9 +64,9 @@ __all__ = ["CineDecodeError", "iter_rgb_frames", "open_cine", "read_frame"]
 DEFAULT_MAX_DECODED_BYTES = 4096 * 2**20
 # Ingest applies the site's frame limit; frames stream here, so this only bounds the header.
 MAX_FRAMES = 100_000
-# The inflated dataset holds the pixel data (at most the decoded size) plus a header.
-_INFLATE_HEADROOM = 64 * 2**20
 _CHUNK = 2**20
+_DECODE_THREADS = 2
+_AHEAD = 4  # frames decoded ahead of the caller (each 600x800 RGB frame is 1.4 MB)
 _LONG_LENGTH_VRS = frozenset({b"OB", b"OD", b"OF", b"OL", b"OV", b"OW", b"SQ", b"SV", b"UC"})
 _LONG_LENGTH_VRS |= {b"UN", b"UR", b"UT", b"UV"}
 _JPEG_SOF = frozenset({*range(0xC0, 0xC4), *range(0xC5, 0xC8), *range(0xC9, 0xCC), 0xCD, 0xCE})
@@ -180,7 +178,7 @@ def read_frame(
 
 @contextmanager
 def _opened(path: Path, max_decoded_bytes: int) -> Iterator[_Cine]:
-    with _plain(path, max_decoded_bytes) as plain:
+    with inflated_copy(path, max_decoded_bytes) as plain:
         header = read_header(plain, max_frames=MAX_FRAMES, max_decoded_bytes=max_decoded_bytes)
         decoder = _decoder(UID(header.transfer_syntax_uid))
         if plain != path:  # report the file's own encoding, not the temporary copy's
@@ -233,17 +231,48 @@ def _decoded(cine: _Cine, indices: range) -> Iterator[tuple[Frame, str]]:
             yield array, str(properties["photometric_interpretation"])
         return
     cine.fp.seek(cine.pixel_offset)
+    checked = _checked(cine, indices)
+    if cine.pillow_jpeg and len(indices) > 2:
+        yield from _pillow_jpeg_ahead(cine, checked)
+        return
+    for data in checked:
+        yield _or_pydicom(cine, _pillow_jpeg(data, cine.header) if cine.pillow_jpeg else None, data)
+
+
+def _checked(cine: _Cine, indices: range) -> Iterator[bytes]:
     for index, data in zip(indices, _encoded(cine, indices), strict=False):
         _check_codestream(data, cine.header, index)
-        decoded = _pillow_jpeg(data, cine.header) if cine.pillow_jpeg else None
-        if decoded is None:
-            options = {**cine.options, "number_of_frames": 1}
-            options.pop("extended_offsets", None)
-            array, properties = cine.decoder.as_array(
-                encapsulate([data]), raw=True, decoding_plugin=cine.plugin, **options
-            )
-            decoded = array, str(properties["photometric_interpretation"])
-        yield decoded
+        yield data
+
+
+def _pillow_jpeg_ahead(cine: _Cine, frames: Iterator[bytes]) -> Iterator[tuple[Frame, str]]:
+    """Pillow JPEG decoding a few frames ahead on worker threads, in order.
+
+    Pillow releases the interpreter lock while it decodes, so on two cores the next frame is
+    decoded while the caller converts or encodes this one. At most ``_AHEAD`` frames wait, so
+    memory stays a few frames whatever the loop's length.
+    """
+    pending: deque[Future[tuple[Frame, str] | None]] = deque()
+    held: deque[bytes] = deque()
+    with ThreadPoolExecutor(max_workers=_DECODE_THREADS) as pool:
+        for data in frames:
+            pending.append(pool.submit(_pillow_jpeg, data, cine.header))
+            held.append(data)
+            if len(pending) >= _AHEAD:
+                yield _or_pydicom(cine, pending.popleft().result(), held.popleft())
+        while pending:
+            yield _or_pydicom(cine, pending.popleft().result(), held.popleft())
+
+
+def _or_pydicom(cine: _Cine, decoded: tuple[Frame, str] | None, data: bytes) -> tuple[Frame, str]:
+    if decoded is not None:
+        return decoded
+    options = {**cine.options, "number_of_frames": 1}
+    options.pop("extended_offsets", None)
+    array, properties = cine.decoder.as_array(
+        encapsulate([data]), raw=True, decoding_plugin=cine.plugin, **options
+    )
+    return array, str(properties["photometric_interpretation"])
 
 
 def _encoded(cine: _Cine, indices: range) -> Iterator[bytes]:
@@ -306,54 +335,3 @@ def _codestream_size(data: bytes, transfer_syntax: str) -> tuple[int, int] | Non
             return rows, columns
         position += 2 + struct.unpack(">H", data[position + 2 : position + 4])[0]
     return None
-
-
-@contextmanager
-def _plain(path: Path, max_decoded_bytes: int) -> Iterator[Path]:
-    """``path``, or for a deflated file a temporary inflated copy (Explicit VR Little Endian)."""
-    try:
-        transfer_syntax = str(read_file_meta_info(path).get("TransferSyntaxUID", ""))
-    except Exception:  # not DICOM or damaged: read_header says which
-        transfer_syntax = ""
-    if transfer_syntax != DEFLATED_TRANSFER_SYNTAX:
-        yield path
-        return
-    with tempfile.TemporaryDirectory(prefix="qa-meeting-inflate-") as folder:
-        plain = Path(folder) / "inflated.dcm"
-        _inflate(path, plain, max_decoded_bytes + _INFLATE_HEADROOM)
-        yield plain
-
-
-def _inflate(source: Path, target: Path, limit: int) -> None:
-    """Write ``source`` with its dataset inflated, refusing to write more than ``limit`` bytes."""
-    meta = read_file_meta_info(source)
-    # The group length (type 1) says where the meta group, never deflated, ends.
-    dataset_start = 132 + 12 + int(meta.get("FileMetaInformationGroupLength") or 0)
-    meta.TransferSyntaxUID = ExplicitVRLittleEndian
-    shell = Dataset()
-    shell.file_meta = meta
-    inflater = zlib.decompressobj(-zlib.MAX_WBITS)
-    written, pending = 0, b""
-    with source.open("rb") as fin, target.open("wb") as fout:
-        try:
-            pydicom.dcmwrite(fout, shell, enforce_file_format=True)
-            fin.seek(dataset_start)
-            while not inflater.eof and (pending := pending or fin.read(_CHUNK)):
-                chunk = inflater.decompress(pending, _CHUNK)
-                pending, written = inflater.unconsumed_tail, written + len(chunk)
-                if written > limit:
-                    raise DicomRejectedError(
-                        RejectionCode.IMPLAUSIBLE_SIZE,
-                        f"This compressed (deflated) file expands to more than {limit // 2**20} "
-                        "MB.",
-                        "Export the loop uncompressed or as JPEG, or ask an administrator to "
-                        "raise QA_MEETING_MAX_DECODED_MB.",
-                    )
-                fout.write(chunk)
-        except (AttributeError, ValueError, zlib.error):
-            pass  # incomplete file meta or damaged data: the inflater is not at its end
-        if not inflater.eof:
-            raise DicomRejectedError(
-                RejectionCode.UNREADABLE_STRUCTURE,
-                "The compressed (deflated) data of this DICOM file is damaged or cut short.",
-            )
