@@ -25,6 +25,7 @@ from qa_meeting.imaging.synthetic import CineSpec, write_cine
 from qa_meeting.services import audit, review
 from qa_meeting.services.context import Actor, AppContext
 from qa_meeting.services.demo_cases import DEMO_ACCOUNTS, DemoAccount, DemoCase, load_cases
+from qa_meeting.services.demo_meeting import load_past_meeting
 from qa_meeting.services.ingest import ingest_paths
 from qa_meeting.services.protocols import load_protocols
 from qa_meeting.services.users import MIN_PASSWORD_LENGTH, actor_for, create_user
@@ -53,6 +54,7 @@ class DemoReport:
     clips_stored: int = 0
     skipped_not_empty: bool = False
     default_password: bool = True
+    past_meeting: bool = False
 
     def summary(self) -> str:
         """A few lines for the command line."""
@@ -67,7 +69,8 @@ class DemoReport:
         return (
             f"Demo: {self.cases_loaded} case(s) loaded ({self.clips_stored} cine loop(s) "
             f"stored), {self.cases_already_loaded} already loaded; "
-            f"{self.accounts_created} account(s) created.\n"
+            f"{self.accounts_created} account(s) created"
+            f"{'; one past meeting held' if self.past_meeting else ''}.\n"
             f"Sign in as {names} with {password}."
         )
 
@@ -224,10 +227,13 @@ def load_demo(
                 continue
             stored += _load_case(ctx, case, actors, protocols, Path(folder))
             loaded += 1
+    meeting_file = (cases_dir or CASES_DIR) / "meetings" / "past_meeting.toml"
+    held = meeting_file.is_file() and load_past_meeting(ctx, meeting_file, actors)
     return DemoReport(
         accounts_created=created,
         cases_loaded=loaded,
         cases_already_loaded=already,
         clips_stored=stored,
         default_password=not ctx.settings.demo_password,
+        past_meeting=held,
     )

@@ -165,3 +165,19 @@ def test_the_agenda_is_fixed_once_live_and_validated(demo_ctx: AppContext) -> No
         meetings.update_agenda(demo_ctx, chair, meeting_id, planned)
     case = presenter.presenter_case(demo_ctx, chair, meeting_id, PROTOCOLS)
     assert case.study_id == planned[-1].study_id  # the reordered agenda
+
+
+def test_the_demo_holds_one_past_meeting_with_attendance_and_teaching_points(
+    demo_ctx: AppContext,
+) -> None:
+    chair = actor_named(demo_ctx, "chair1")
+    [past] = meetings.list_meetings(demo_ctx, chair)
+    assert (past.status, past.cases, past.presented, past.deferred) == ("closed", 4, 3, 1)
+    assert past.attendance == 5  # the chair, three trainees and the expert
+    with transaction(demo_ctx.engine) as session:
+        points = repository.list_teaching_points(session=session, meeting_id=past.id)
+        items = repository.list_agenda_items(session=session, meeting_id=past.id)
+    assert len(points) == 4 and {p.category for p in points} >= {"acquisition", "good_practice"}
+    assert sum(i.approved_for_bank for i in items) == 2
+    deferred = next(i.study_id for i in items if i.outcome == "deferred")
+    assert deferred in [r.study_id for r in meeting_queue.list_queue(demo_ctx, chair)]
