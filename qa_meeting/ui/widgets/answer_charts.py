@@ -1,0 +1,63 @@
+"""The room's committed answers, one bar chart per question, the expert's answer highlighted."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import plotly.graph_objects as go
+from plotly.subplots import make_subplots
+
+from qa_meeting.domain.protocols import Protocol
+
+EXPERT_COLOUR = "#2e7d32"
+OTHER_COLOUR = "#9e9e9e"
+_ROW_HEIGHT = 190
+
+
+def distribution_figure(
+    protocol: Protocol,
+    distribution: Mapping[str, Mapping[str, int]],
+    expert_answers: Mapping[str, str],
+    *,
+    columns: int = 2,
+) -> go.Figure:
+    """Per question, how many chose each answer; the expert's answer in green."""
+    questions = [q for q in protocol.questions if q.id in distribution]
+    rows = max(1, -(-len(questions) // columns))
+    figure = make_subplots(
+        rows=rows,
+        cols=columns,
+        subplot_titles=[q.text for q in questions],
+        horizontal_spacing=0.18,
+        vertical_spacing=min(0.12, 0.5 / rows),
+    )
+    for index, question in enumerate(questions):
+        counts = distribution[question.id]
+        values = list(question.allowed_values)
+        figure.add_trace(
+            go.Bar(
+                x=[counts.get(v, 0) for v in values],
+                y=[question.answer(v).label for v in values],
+                orientation="h",
+                marker_color=[
+                    EXPERT_COLOUR if expert_answers.get(question.id) == v else OTHER_COLOUR
+                    for v in values
+                ],
+                text=[counts.get(v, 0) for v in values],
+                textposition="auto",
+                hovertemplate="%{y}: %{x}<extra></extra>",
+                showlegend=False,
+            ),
+            row=index // columns + 1,
+            col=index % columns + 1,
+        )
+    figure.update_xaxes(rangemode="tozero", dtick=1, showgrid=False)
+    figure.update_yaxes(autorange="reversed")
+    figure.update_layout(
+        height=_ROW_HEIGHT * rows,
+        margin={"l": 10, "r": 10, "t": 40, "b": 10},
+        font={"size": 16},
+        bargap=0.25,
+    )
+    figure.update_annotations(font_size=17)
+    return figure

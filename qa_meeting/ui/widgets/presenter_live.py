@@ -1,0 +1,63 @@
+"""The presenter's live parts: the case timer and the room's answers.
+
+Each is a fragment that reruns on a timer and holds nothing else, so the cine player (outside
+every fragment) keeps playing and typed text in the capture forms is never touched.
+"""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from qa_meeting.domain.meeting import RevealStep
+from qa_meeting.services import presenter
+from qa_meeting.services.context import Actor
+from qa_meeting.services.presenter import PresenterCase
+from qa_meeting.ui import resources
+from qa_meeting.ui.feedback import reported_errors
+from qa_meeting.ui.widgets.answer_charts import distribution_figure
+
+
+def _clock(seconds: int) -> str:
+    return f"{seconds // 60:02d}:{seconds % 60:02d}"
+
+
+def timer_text(elapsed_seconds: float, planned_minutes: int) -> str:
+    """ "mm:ss / mm:00", red once the case runs over its planned minutes."""
+    elapsed = int(elapsed_seconds)
+    planned = planned_minutes * 60
+    shown = f"{_clock(elapsed)} / {_clock(planned)}"
+    if elapsed > planned:
+        return f":red[**{shown}**] :red-badge[over by {_clock(elapsed - planned)}]"
+    return f"**{shown}**"
+
+
+@st.fragment(run_every="1s")
+def case_timer(case: PresenterCase) -> None:
+    """Time on this case against its planned minutes, every second."""
+    with st.container(key="presenter_timer"):
+        st.markdown(timer_text(case.elapsed_seconds(), case.planned_minutes))
+
+
+@st.fragment(run_every="2s")
+def audience_panel(actor: Actor, meeting_id: int, item_id: int, step: RevealStep) -> None:
+    """How many committed answers; from the expert's read on, how they were distributed."""
+    with reported_errors():
+        case = presenter.presenter_case(
+            resources.app_context(), actor, meeting_id, resources.protocols()
+        )
+        if case.item_id != item_id or case.step != step:
+            st.rerun()  # the meeting moved on from another device: redraw the presenter
+        if step < RevealStep.EXPERT_READ:
+            st.metric("Answers committed in the room", case.responses)
+            return
+        st.markdown(f"**The room's answers** ({case.responses} committed)")
+        if not case.responses:
+            st.caption("Nobody committed answers for this case.")
+            return
+        expert = dict(case.expert_read.answers) if case.expert_read else {}
+        st.plotly_chart(
+            distribution_figure(case.protocol, case.distribution, expert),
+            config={"displayModeBar": False},
+            key=f"distribution_{item_id}",
+        )
+        st.caption("Green: the expert's answer.")
