@@ -12,6 +12,9 @@ from dataclasses import dataclass
 
 import streamlit as st
 
+from qa_meeting.services.meeting_queue import CHAIR_ROLES
+from qa_meeting.services.scans import STAFF_ROLES
+
 
 @dataclass(frozen=True)
 class PageSpec:
@@ -19,12 +22,21 @@ class PageSpec:
     title: str
     icon: str
     module: str  # qa_meeting.pages.<module>, which defines render()
+    roles: frozenset[str] | None = None  # None: every signed-in user
+
+    def visible_to(self, role: str) -> bool:
+        """Whether the page is in this role's navigation (the services still check roles)."""
+        return self.roles is None or role in self.roles
 
 
 PAGES: tuple[PageSpec, ...] = (
     PageSpec("home", "Home", ":material/home:", "home_page"),
     PageSpec("inbox", "Inbox", ":material/inbox:", "inbox_page"),
     PageSpec("review", "Review", ":material/rate_review:", "review_page"),
+    PageSpec("agenda", "Queue & agenda", ":material/event_list:", "meeting_prep_page", STAFF_ROLES),
+    PageSpec("meetings", "Meetings", ":material/groups:", "meetings_page", STAFF_ROLES),
+    PageSpec("present", "Present", ":material/co_present:", "present_page", CHAIR_ROLES),
+    PageSpec("follow", "Follow", ":material/smartphone:", "follow_page"),
 )
 _BY_PATH = {spec.url_path: spec for spec in PAGES}
 

@@ -15,8 +15,7 @@ def login_pages() -> list[st.Page]:
 
 def pages_for(actor: Actor) -> list[st.Page]:
     """Pages by role. Hiding a page is a convenience: the services check roles themselves."""
-    del actor  # every role sees the foundation pages; later pages depend on the role
-    return [links.page(spec.url_path) for spec in links.PAGES]
+    return [links.page(spec.url_path) for spec in links.PAGES if spec.visible_to(actor.role)]
 
 
 def sidebar(actor: Actor) -> None:
