@@ -58,6 +58,20 @@ SETTINGS: tuple[Setting, ...] = (
         "demo password; set it on any shared server.",
     ),
     Setting("log_level", "INFO", "Python logging level for the app and the CLI."),
+    Setting(
+        "deid_secret",
+        "",
+        "Secret key for remapping UIDs and shifting dates in exports. Empty: a random key "
+        "kept in deid-secret in the data folder (created on first export; keep it private).",
+    ),
+    Setting(
+        "dicomweb_url",
+        "",
+        "Base URL of the DICOMweb server (PACS or image bank), e.g. "
+        "http://orthanc:8042/dicom-web. Empty: DICOMweb push and pull are off.",
+    ),
+    Setting("dicomweb_username", "", "User name for the DICOMweb server (HTTP basic auth)."),
+    Setting("dicomweb_password", "", "Password for the DICOMweb server (put it in secrets.toml)."),
 )
 
 _BY_NAME = {s.name: s for s in SETTINGS}
@@ -74,6 +88,10 @@ class Settings:
     max_decoded_mb: int
     demo_password: str
     log_level: str
+    deid_secret: str = ""
+    dicomweb_url: str = ""
+    dicomweb_username: str = ""
+    dicomweb_password: str = ""
 
     @property
     def media_dir(self) -> Path:
@@ -135,4 +153,8 @@ def load_settings(
         max_decoded_mb=_as_int(_BY_NAME["max_decoded_mb"], raw("max_decoded_mb")),
         demo_password=raw("demo_password"),
         log_level=raw("log_level").upper(),
+        deid_secret=raw("deid_secret"),
+        dicomweb_url=raw("dicomweb_url").rstrip("/"),
+        dicomweb_username=raw("dicomweb_username"),
+        dicomweb_password=raw("dicomweb_password"),
     )
