@@ -220,13 +220,58 @@ class TeachingPoint(SQLModel, table=True):
     created_at: datetime = Field(default_factory=utcnow)
 
 
+class ExportStatus(StrEnum):
+    BLOCKED = "blocked"  # free text with identifiers, or a clip that needs a mask
+    AWAITING_CONFIRMATION = "awaiting_confirmation"  # cleaned; a person must check the frames
+    PUBLISHED = "published"
+    FAILED = "failed"
+
+
 class Export(SQLModel, table=True):
+    """One teaching case on its way to the image bank."""
+
     id: int | None = Field(default=None, primary_key=True)
     study_id: int = Field(foreign_key="study.id", index=True)
-    status: str = Field(default="pending", max_length=20)
+    meeting_id: int | None = Field(default=None, foreign_key="meeting.id")
+    package_id: str = Field(default="", max_length=64, index=True)
+    status: str = Field(default=ExportStatus.BLOCKED.value, max_length=30)
     package_path: str = Field(default="", max_length=1000)
+    staging_path: str = Field(default="", max_length=1000)
     requested_by: int | None = Field(default=None, foreign_key="user.id")
+    confirmed_by: int | None = Field(default=None, foreign_key="user.id")
+    text_override_by: int | None = Field(default=None, foreign_key="user.id")
     report: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    created_at: datetime = Field(default_factory=utcnow)
+    published_at: datetime | None = None
+
+
+class BankCase(SQLModel, table=True):
+    """A teaching case in the image bank: exported here or imported from another site."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    package_id: str = Field(max_length=64, unique=True)
+    source: str = Field(default="local", max_length=200)
+    title: str = Field(default="", max_length=300)
+    protocol_id: str = Field(max_length=64, index=True)
+    views: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    findings: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    image_quality: int | None = None
+    level: str = Field(default="intermediate", max_length=20)
+    discordance: str | None = Field(default=None, max_length=40)
+    manifest: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    package_path: str = Field(max_length=1000)
+    added_at: datetime = Field(default_factory=utcnow)
+
+
+class BankAttempt(SQLModel, table=True):
+    """A trainee's self-test answers on a bank case, and the score against the expert."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    case_id: int = Field(foreign_key="bankcase.id", index=True)
+    user_id: int = Field(foreign_key="user.id", index=True)
+    answers: dict[str, str] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    correct: int = 0
+    total: int = 0
     created_at: datetime = Field(default_factory=utcnow)
 
 
