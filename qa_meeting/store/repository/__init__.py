@@ -5,6 +5,7 @@ Split by subject into submodules; import them from here: ``from qa_meeting.store
 repository`` then ``repository.get_study(...)``.
 """
 
+from qa_meeting.store.repository.bank import *  # noqa: F403
 from qa_meeting.store.repository.meetings import *  # noqa: F403
 from qa_meeting.store.repository.people import *  # noqa: F403
 from qa_meeting.store.repository.scans import *  # noqa: F403
