@@ -28,17 +28,23 @@ from qa_meeting.ui.widgets.presenter_player import reasoning_choice, stage_playe
 # Constant CSS for a projector: larger type inside the presenter's own containers. No user
 # text ever goes through st.html.
 PROJECTOR_CSS = """<style>
+[data-testid="stMainBlockContainer"] { padding-top: 2rem; }
 .st-key-presenter_stage [data-testid="stMarkdownContainer"] p,
-.st-key-presenter_stage [data-testid="stMarkdownContainer"] li,
-.st-key-presenter_stage [data-testid="stMarkdownContainer"] td,
-.st-key-presenter_stage [data-testid="stMarkdownContainer"] th {
+.st-key-presenter_stage [data-testid="stMarkdownContainer"] li {
   font-size: 1.35rem; line-height: 1.45;
 }
+.st-key-presenter_stage [data-testid="stMarkdownContainer"] td,
+.st-key-presenter_stage [data-testid="stMarkdownContainer"] th {
+  font-size: 1.2rem; line-height: 1.35; padding: 0.35rem 0.6rem;
+}
+.st-key-presenter_stage span.stMarkdownBadge { font-size: 1.05rem; white-space: normal; }
 .st-key-presenter_stage [data-testid="stText"] {
   font-size: 1.3rem; font-family: inherit; white-space: pre-wrap;
 }
-.st-key-presenter_stage [data-testid="stMetricValue"] { font-size: 2.4rem; }
-.st-key-presenter_header h3 { font-size: 2rem; padding: 0; }
+.st-key-presenter_stage [data-testid="stMetricValue"],
+.st-key-presenter_stage [data-testid="stMetricValue"] p { font-size: 2.6rem; line-height: 1.2; }
+.st-key-presenter_stage [data-testid="stMetricLabel"] p { font-size: 1.1rem; }
+.st-key-presenter_header h3 { font-size: 1.8rem; padding: 0; }
 .st-key-presenter_timer p { font-size: 2.2rem; font-variant-numeric: tabular-nums; margin: 0; }
 </style>"""
 _PENDING = "present_pending"
@@ -135,7 +141,7 @@ def _nav_button(
 def _header(case: PresenterCase) -> None:
     last = case.step == RevealStep.CLASSIFICATION
     with st.container(key="presenter_header"):
-        title, timer, buttons = st.columns([5, 3, 7], vertical_alignment="center")
+        title, timer, buttons = st.columns([4, 2, 8], vertical_alignment="center")
         title.markdown(f"### Case {case.position} of {case.total} · {plain(case.protocol.name)}")
         title.caption(f"Step {case.step + 1} of 5 · {case.step.title}")
         with timer:
@@ -188,6 +194,8 @@ def _header(case: PresenterCase) -> None:
 
 def _step_panel(actor: Actor, case: PresenterCase) -> None:
     step = case.step
+    if step < RevealStep.EXPERT_READ:
+        audience_panel(actor, case.meeting_id, case.item_id, step)
     panels.context_panel(case, large=step == RevealStep.CONTEXT)
     if step == RevealStep.WHAT_DO_YOU_SEE:
         panels.questions_panel(case.protocol)
@@ -198,7 +206,7 @@ def _step_panel(actor: Actor, case: PresenterCase) -> None:
     elif step == RevealStep.CLASSIFICATION:
         panels.classification_panel(case)
         capture.consensus_form(actor, case)
-    if step <= RevealStep.EXPERT_READ:
+    if step == RevealStep.EXPERT_READ:
         audience_panel(actor, case.meeting_id, case.item_id, step)
 
 
@@ -242,7 +250,9 @@ def _presenter(actor: Actor, case: PresenterCase) -> None:
     _header(case)
     panels.agenda_strip(case, lambda item_id: _request(_GO_TO, case.meeting_id, item_id=item_id))
     with st.container(key="presenter_stage"):
-        left, right = st.columns([3, 2], gap="large")
+        # From the expert's read on, the comparison table needs half the width.
+        wide = case.step >= RevealStep.EXPERT_READ
+        left, right = st.columns([1, 1] if wide else [3, 2], gap="large")
         with left:
             stage_player(actor, case)
             if case.step >= RevealStep.EXPERT_READ:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from qa_meeting.domain.meeting import RevealStep
+from qa_meeting.domain.meeting import RevealStep, answers_open
 from qa_meeting.services import presenter
 from qa_meeting.services.context import Actor
 from qa_meeting.services.presenter import PresenterCase
@@ -48,7 +48,11 @@ def audience_panel(actor: Actor, meeting_id: int, item_id: int, step: RevealStep
         if case.item_id != item_id or case.step != step:
             st.rerun()  # the meeting moved on from another device: redraw the presenter
         if step < RevealStep.EXPERT_READ:
-            st.metric("Answers committed in the room", case.responses)
+            closed = "" if answers_open(step) else " (answers closed)"
+            st.markdown(
+                f":blue[:material/how_to_vote:] **{case.responses}** answer(s) committed "
+                f"in the room{closed}"
+            )
             return
         st.markdown(f"**The room's answers** ({case.responses} committed)")
         if not case.responses:

@@ -121,7 +121,7 @@ def classification_panel(case: PresenterCase) -> None:
         st.info("Both reads are needed for an automatic classification.")
         return
     colour = CATEGORY_COLOURS.get(result.category.value, "gray")
-    st.markdown(f"### Automatic: :{colour}-badge[{category_label(result.category)}]")
+    st.markdown(f"**Automatic classification** :{colour}-badge[{category_label(result.category)}]")
     texts = {q.id: plain(q.text) for q in case.protocol.questions}
     if result.major_differences:
         st.markdown(
