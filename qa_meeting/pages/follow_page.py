@@ -15,7 +15,7 @@ from qa_meeting.services.audience import FollowState
 from qa_meeting.services.context import Actor
 from qa_meeting.ui import resources, state
 from qa_meeting.ui.feedback import reported_errors
-from qa_meeting.ui.widgets.agreement import answer_text, comparison_markdown, plain
+from qa_meeting.ui.widgets.agreement import answer_text, comparison_lines, plain
 
 Shown = tuple[int, int, int] | None  # (meeting, case, step) the page was drawn for
 
@@ -47,7 +47,7 @@ def _answer_form(actor: Actor, follow: FollowState) -> None:
             values = list(question.allowed_values)
             mine = follow.my_answers.get(question.id)
             st.radio(
-                plain(question.text),
+                question.text,
                 values,
                 index=values.index(mine) if mine in values else None,
                 format_func=lambda v, q=question: answer_text(q, v),
@@ -85,9 +85,7 @@ def _my_answers(follow: FollowState) -> None:
         return
     st.markdown("**Your answers beside the expert's**")
     st.markdown(
-        comparison_markdown(
-            follow.protocol, "You", follow.my_answers, "Expert", follow.expert_answers
-        )
+        comparison_lines(follow.protocol, "You", follow.my_answers, "expert", follow.expert_answers)
     )
 
 
@@ -108,7 +106,7 @@ def _case(actor: Actor, follow: FollowState) -> None:
 
 def render() -> None:
     actor = state.require_actor()
-    st.title("Follow the meeting")
+    st.title("Follow")
     follow: FollowState | None = None
     with reported_errors():
         follow = audience.follow_state(resources.app_context(), actor, resources.protocols())

@@ -21,7 +21,7 @@ from qa_meeting.domain.discordance import (
 )
 from qa_meeting.domain.protocols import Protocol, Question
 
-_MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>~$:])")
+_MARKDOWN_SPECIAL = re.compile(r"([\\`*_\[\]#|<>~$:])")
 
 
 @dataclass(frozen=True)
@@ -110,3 +110,23 @@ CATEGORY_COLOURS: Mapping[str, str] = MappingProxyType(
         "incomplete_documentation": "violet",
     }
 )
+
+
+def comparison_lines(
+    protocol: Protocol,
+    mine_title: str,
+    mine: Mapping[str, str],
+    reference_title: str,
+    reference: Mapping[str, str],
+) -> str:
+    """The same comparison as a Markdown list, narrow enough for a phone."""
+    lines = []
+    for question in protocol.questions:
+        left, right = mine.get(question.id), reference.get(question.id)
+        lines.append(
+            f"- {plain(question.text)}  \n{plain(mine_title)} "
+            f"**{plain(answer_text(question, left))}** · {plain(reference_title)} "
+            f"**{plain(answer_text(question, right))}** "
+            f"{badge(agreement(question, left, right))}"
+        )
+    return "\n".join(lines)
