@@ -35,7 +35,7 @@ PROJECTOR_CSS = """<style>
 }
 .st-key-presenter_stage [data-testid="stMarkdownContainer"] td,
 .st-key-presenter_stage [data-testid="stMarkdownContainer"] th {
-  font-size: 1.2rem; line-height: 1.35; padding: 0.35rem 0.6rem;
+  font-size: 1.2rem; line-height: 1.35; overflow-wrap: anywhere;
 }
 .st-key-presenter_stage span.stMarkdownBadge { font-size: 1.05rem; white-space: normal; }
 .st-key-presenter_stage [data-testid="stText"] {

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import textwrap
 from collections.abc import Mapping
 
 import plotly.graph_objects as go
@@ -11,7 +12,14 @@ from qa_meeting.domain.protocols import Protocol
 
 EXPERT_COLOUR = "#2e7d32"
 OTHER_COLOUR = "#9e9e9e"
-_ROW_HEIGHT = 190
+_ROW_HEIGHT = 210
+_TITLE_WIDTH = 40
+
+
+def _title(text: str) -> str:
+    """A question as a chart title: wrapped, and inert (plotly reads a few HTML tags)."""
+    safe = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    return "<br>".join(textwrap.wrap(safe, _TITLE_WIDTH)) or " "
 
 
 def distribution_figure(
@@ -27,9 +35,9 @@ def distribution_figure(
     figure = make_subplots(
         rows=rows,
         cols=columns,
-        subplot_titles=[q.text for q in questions],
+        subplot_titles=[_title(q.text) for q in questions],
         horizontal_spacing=0.18,
-        vertical_spacing=min(0.12, 0.5 / rows),
+        vertical_spacing=min(0.16, 0.7 / rows),
     )
     for index, question in enumerate(questions):
         counts = distribution[question.id]
@@ -44,20 +52,22 @@ def distribution_figure(
                     for v in values
                 ],
                 text=[counts.get(v, 0) for v in values],
-                textposition="auto",
+                textposition="outside",
+                cliponaxis=False,
                 hovertemplate="%{y}: %{x}<extra></extra>",
                 showlegend=False,
             ),
             row=index // columns + 1,
             col=index % columns + 1,
         )
-    figure.update_xaxes(rangemode="tozero", dtick=1, showgrid=False)
+    top = max((n for q in questions for n in distribution[q.id].values()), default=0)
+    figure.update_xaxes(rangemode="tozero", dtick=max(1, -(-top // 5)), showgrid=False)
     figure.update_yaxes(autorange="reversed")
     figure.update_layout(
         height=_ROW_HEIGHT * rows,
-        margin={"l": 10, "r": 10, "t": 40, "b": 10},
-        font={"size": 16},
+        margin={"l": 10, "r": 10, "t": 60, "b": 10},
+        font={"size": 15},
         bargap=0.25,
     )
-    figure.update_annotations(font_size=17)
+    figure.update_annotations(font_size=15)
     return figure
