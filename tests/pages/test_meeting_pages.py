@@ -330,3 +330,25 @@ def test_the_meetings_page_lists_meetings(meeting_ctx: AppContext) -> None:
     assert not at.exception
     assert at.dataframe[0].value["Status"].iloc[0] == "live"  # newest first
     assert "follow it" in str([p.proto for p in at.get("page_link")])
+
+
+def test_the_timer_turns_red_once_the_case_runs_over() -> None:
+    from qa_meeting.ui.widgets.presenter_live import timer_text
+
+    assert timer_text(65.4, 6) == "**01:05 / 06:00**"
+    assert timer_text(400, 6).startswith(":red[**06:40 / 06:00**]")
+    assert "over by 00:40" in timer_text(400, 6)
+
+
+def test_agreement_colours_follow_the_discordance_rules() -> None:
+    from qa_meeting.ui.widgets.agreement import agreement, comparison_markdown, plain
+
+    heart = PROTOCOLS["fusic_heart"]
+    tamponade = heart.question("tamponade")  # management-changing
+    assert agreement(tamponade, "yes", "yes").colour == "green"
+    assert agreement(tamponade, "no", "yes").colour == "red"
+    assert agreement(tamponade, "unable_to_assess", "yes").colour == "orange"
+    assert agreement(tamponade, None, "yes").label == "Not answered"
+    table = comparison_markdown(heart, "Trainee A", {"tamponade": "no"}, "Expert", {})
+    assert "Not answered" in table and table.count("\n") == len(heart.questions) + 1
+    assert plain("**x** <b>:red[y]</b> | z") == "\\*\\*x\\*\\* \\<b\\>\\:red\\[y\\]\\</b\\> \\| z"
