@@ -122,70 +122,40 @@ def _start_panel(actor: Actor) -> None:
     )
 
 
-def _nav_button(
-    label_: str, icon: str, shortcut: str, move: Move, *, meeting_id: int, **kw: bool
-) -> None:
-    st.button(
-        label_,
-        icon=icon,
-        shortcut=shortcut,
-        on_click=_request,
-        args=(_MOVE, meeting_id, move.value),
-        key=f"present_{move.value}",
-        width="stretch",
-        type="primary" if kw.get("primary") else "secondary",
-        disabled=kw.get("disabled", False),
+def _nav_buttons(case: PresenterCase) -> None:
+    first_case, last_case = case.position == 1, case.position == case.total
+    last = case.step == RevealStep.CLASSIFICATION
+    buttons = (  # label, icon, shortcut, move, disabled, primary
+        ("Previous case", "skip_previous", "Shift+Left", Move.PREVIOUS_CASE, first_case, False),
+        ("Previous step", "chevron_left", "Left", Move.PREVIOUS_STEP, case.step == 0, False),
+        ("Next step", "chevron_right", "Right", Move.NEXT_STEP, last, not last),
+        ("Next case", "skip_next", "Shift+Right", Move.NEXT_CASE, last_case, last),
     )
+    for column, (text, icon, keys, move, disabled, primary) in zip(
+        st.columns(4), buttons, strict=True
+    ):
+        column.button(
+            text,
+            icon=f":material/{icon}:",
+            shortcut=keys,
+            on_click=_request,
+            args=(_MOVE, case.meeting_id, move.value),
+            key=f"present_{move.value}",
+            width="stretch",
+            type="primary" if primary else "secondary",
+            disabled=disabled,
+        )
 
 
 def _header(case: PresenterCase) -> None:
-    last = case.step == RevealStep.CLASSIFICATION
     with st.container(key="presenter_header"):
         title, timer, buttons = st.columns([4, 2, 8], vertical_alignment="center")
         title.markdown(f"### Case {case.position} of {case.total} · {plain(case.protocol.name)}")
         title.caption(f"Step {case.step + 1} of 5 · {case.step.title}")
         with timer:
             case_timer(case)
-        previous_case, previous_step, next_step, next_case = buttons.columns(4)
-        mid = case.meeting_id
-        with previous_case:
-            _nav_button(
-                "Previous case",
-                ":material/skip_previous:",
-                "Shift+Left",
-                Move.PREVIOUS_CASE,
-                meeting_id=mid,
-                disabled=case.position == 1,
-            )
-        with previous_step:
-            _nav_button(
-                "Previous step",
-                ":material/chevron_left:",
-                "Left",
-                Move.PREVIOUS_STEP,
-                meeting_id=mid,
-                disabled=case.step == 0,
-            )
-        with next_step:
-            _nav_button(
-                "Next step",
-                ":material/chevron_right:",
-                "Right",
-                Move.NEXT_STEP,
-                meeting_id=mid,
-                disabled=last,
-                primary=not last,
-            )
-        with next_case:
-            _nav_button(
-                "Next case",
-                ":material/skip_next:",
-                "Shift+Right",
-                Move.NEXT_CASE,
-                meeting_id=mid,
-                disabled=case.position == case.total,
-                primary=last,
-            )
+        with buttons:
+            _nav_buttons(case)
     st.caption(
         "Keys: → next step, ← previous step, Shift+→ / Shift+← next / previous case "
         "(click outside the player first; inside it the arrows step frames)."
