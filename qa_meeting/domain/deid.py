@@ -1,4 +1,8 @@
-"""De-identification, the pure part: option codes, pixel rules and masks, reports.
+"""De-identification, the pure part: option codes, value rules, pixel rules and masks, reports.
+
+The values every export derives from the site's secret come from ``DeidKeys``: new UIDs
+(HMAC-SHA256 of the original, as 2.25 + a version-8 UUID: same UID and key, same new UID;
+outsiders cannot recompute it), one date shift per patient, pseudonym codes.
 
 Which pixels of an ultrasound loop may leave the hospital is decided here, without I/O:
 ``plan_pixels`` keeps a caller's mask if one is given, else the union of the Sequence of
@@ -10,9 +14,12 @@ region coordinates. ``imaging/deidentify.py`` does the DICOM work and fills a ``
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import date, timedelta
 from enum import Enum, StrEnum
 from typing import Any, Literal, NoReturn
 
@@ -23,6 +30,8 @@ from qa_meeting.errors import ConfigurationError, QaMeetingError, ValidationErro
 # spectral and waveform. 0 (none) and 5 (graphics) regions are calibration or annotation.
 DATA_SPATIAL_FORMATS = frozenset({1, 2, 3, 4})
 MASK_HELP = "X0,Y0,X1,Y1 (pixel columns and rows, corners inclusive)"
+MIN_SHIFT_DAYS, MAX_SHIFT_DAYS = 365, 3652  # dates move back 1 to 10 years
+MAX_AGE_YEARS = 90  # older ages are written as 090Y (too few people are older)
 
 
 class DeidOption(Enum):
@@ -60,6 +69,76 @@ class NeedsMaskError(QaMeetingError):
         f"An expert draws the keep-rectangle in the app, or pass --mask {MASK_HELP} "
         "to qa-meeting deidentify."
     )
+
+
+class DeidRefusedError(QaMeetingError):
+    """Writing this file could leave something identifying in it."""
+
+    default_remedy = (
+        "Nothing was written. Export the loop again from the machine or PACS, or ask an "
+        "administrator to look at the attribute named in the message."
+    )
+
+
+@dataclass(frozen=True)
+class DeidKeys:
+    """The site's secret, and what it derives: new UIDs, date shifts, pseudonym codes."""
+
+    secret: bytes = field(repr=False)
+
+    def __post_init__(self) -> None:
+        if len(self.secret) < 16:
+            raise ValidationError("The de-identification secret must be at least 16 bytes.")
+
+    def _digest(self, purpose: str, value: str) -> bytes:
+        message = f"{purpose}\0{value}".encode()
+        return hmac.new(self.secret, message, hashlib.sha256).digest()
+
+    def uid(self, original: str) -> str:
+        """2.25.<int> of a version-8 UUID made from HMAC-SHA256 of ``original``."""
+        raw = bytearray(self._digest("uid", original.strip())[:16])
+        raw[6] = (raw[6] & 0x0F) | 0x80  # version 8 (custom)
+        raw[8] = (raw[8] & 0x3F) | 0x80  # RFC 9562 variant
+        return f"2.25.{int.from_bytes(raw, 'big')}"
+
+    def date_offset_days(self, patient_key: str) -> int:
+        span = MAX_SHIFT_DAYS - MIN_SHIFT_DAYS + 1
+        value = int.from_bytes(self._digest("date-shift", patient_key)[:8], "big")
+        return -(MIN_SHIFT_DAYS + value % span)
+
+    def pseudonym_code(self, patient_key: str) -> str:
+        return self._digest("pseudonym", patient_key)[:5].hex().upper()
+
+
+def validate_pseudonym(pseudonym: str) -> str:
+    """A Patient Name the header can carry: printable ASCII, no backslash, at most 64."""
+    text = pseudonym.strip()
+    if not text or len(text) > 64 or "\\" in text or not all(" " <= c <= "~" for c in text):
+        raise ValidationError(
+            f"The pseudonym {pseudonym!r} cannot be written: use 1 to 64 plain letters, "
+            "digits, spaces or ^ (e.g. TEACHING^CASE 12), without a backslash."
+        )
+    return text
+
+
+def shifted_date(value: str, offset_days: int | None) -> str | None:
+    """A DA (or the date of a DT) moved by ``offset_days``; None if it is not a date."""
+    digits = value.strip().replace(".", "")[:8]  # DT keeps only its date: times are dropped
+    if offset_days is None or len(digits) != 8 or not digits.isdigit():
+        return None
+    try:
+        moved = date(int(digits[:4]), int(digits[4:6]), int(digits[6:])) + timedelta(offset_days)
+    except (ValueError, OverflowError):
+        return None
+    return moved.strftime("%Y%m%d")
+
+
+def capped_age(value: str) -> str:
+    """A valid Patient Age (AS), over-90 ages written as 090Y; "" for anything else."""
+    text = value.strip().upper()
+    if len(text) != 4 or not text[:3].isdigit() or text[3] not in "DWMY":
+        return ""
+    return f"{MAX_AGE_YEARS:03d}Y" if text[3] == "Y" and int(text[:3]) > MAX_AGE_YEARS else text
 
 
 @dataclass(frozen=True)
