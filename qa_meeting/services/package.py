@@ -15,7 +15,7 @@ import os
 import shutil
 import uuid
 import zipfile
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -23,6 +23,7 @@ from pathlib import Path
 from tempfile import TemporaryDirectory
 
 from qa_meeting import __version__
+from qa_meeting.domain.deid import DeidReport
 from qa_meeting.domain.package import (
     KOS_PATH,
     MANIFEST_NAME,
@@ -37,6 +38,7 @@ from qa_meeting.domain.package import (
     key_frame_path,
     manifest_to_dict,
     manifest_to_json,
+    validate_manifest,
 )
 from qa_meeting.errors import ConflictError, QaMeetingError
 from qa_meeting.imaging.colour import RGB
@@ -45,6 +47,7 @@ from qa_meeting.imaging.stills import frame_png
 from qa_meeting.imaging.tce_kos import inspect_exported_instance, tce_content, write_tce_kos
 from qa_meeting.imaging.video import encode_mp4
 from qa_meeting.services.context import AppContext
+from qa_meeting.services.deidentify import deidentify_file, identifying_strings
 from qa_meeting.services.package_verify import (
     Forbidden,
     VerifyReport,
@@ -114,9 +117,10 @@ def write_package(
 ) -> WrittenPackage:
     """Build the package for ``case`` at ``dest`` (a folder that must not exist yet).
 
-    ``forbidden`` holds the original identifiers (``deidentify.identifying_strings`` of each
-    original, staff names); any of them found in the package blocks it (``PackageRejectedError``
-    carrying the report, which never shows the identifiers).
+    ``deidentify`` is usually ``site_deidentifier(ctx, pseudonym=...)``. ``forbidden`` holds
+    the original identifiers (``original_identifiers(clips)``, plus staff names); any of them
+    found in the package blocks it (``PackageRejectedError`` carrying the report, which never
+    shows the identifiers).
     """
     if not clips:
         raise PackageFormatError("A teaching case needs at least one clip to export.")
@@ -147,12 +151,37 @@ def write_package(
                 if p.is_file()
             },
         )
-        _write_synced(staging / MANIFEST_NAME, manifest_to_json(manifest).encode("utf-8"))
+        validate_manifest(manifest)  # strict on write: what read_package would refuse
+        (staging / MANIFEST_NAME).write_text(manifest_to_json(manifest), encoding="utf-8")
         _fsync_tree(staging)
         report = verify_package(staging, blocked)
         if not report.ok:
             raise PackageRejectedError(report)
     return WrittenPackage(path=dest, manifest=manifest, report=report)
+
+
+def site_deidentifier(
+    ctx: AppContext,
+    *,
+    pseudonym: str,
+    masks: Mapping[Path, Sequence[tuple[int, int, int, int]]] | None = None,
+) -> Deidentify:
+    """The site's de-identification (``services.deidentify``) shaped for ``write_package``;
+    ``masks`` gives the expert's keep-rectangles per original. The contact sheet written beside
+    each file is for the person who confirms the frames before export, not for the package."""
+
+    def run(src: Path, dst: Path) -> DeidReport:
+        mask = (masks or {}).get(src)
+        report = deidentify_file(ctx, src, dst, pseudonym=pseudonym, mask=mask)
+        Path(report.contact_sheet).unlink(missing_ok=True)
+        return report
+
+    return run
+
+
+def original_identifiers(clips: Iterable[ClipSource]) -> set[str]:
+    """What ``write_package`` must not find in the package: each original's identifiers."""
+    return {value for clip in clips for value in identifying_strings(clip.path)}
 
 
 def _write_clip(
@@ -236,7 +265,7 @@ def import_package(ctx: AppContext, path: Path, *, source: str) -> BankCaseSumma
             if not copy.exists() and final.exists():
                 shutil.rmtree(final, ignore_errors=True)
             raise
-        _fsync_dir(bank)
+        _fsync(bank)
     assert row.id is not None
     return BankCaseSummary(
         id=row.id,
@@ -279,9 +308,9 @@ def zip_package(folder: Path, out: Path) -> Path:
                 packed = file.suffix in (".mp4", ".png")  # compressed already
                 method = zipfile.ZIP_STORED if packed else zipfile.ZIP_DEFLATED
                 archive.write(file, file.relative_to(folder).as_posix(), compress_type=method)
-        _fsync_file(temporary)
+        _fsync(temporary)
         temporary.rename(out)
-        _fsync_dir(out.parent)
+        _fsync(out.parent)
     except BaseException:
         temporary.unlink(missing_ok=True)
         raise
@@ -320,20 +349,14 @@ def _staging(final: Path) -> Iterator[Path]:
         if final.exists():  # os.rename would replace an empty folder that appeared meanwhile
             raise ConflictError(f"{final.name} already exists.")
         staging.rename(final)
-        _fsync_dir(final.parent)
+        _fsync(final.parent)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
 
 
-def _write_synced(path: Path, data: bytes) -> None:
-    with path.open("xb") as file:
-        file.write(data)
-        file.flush()
-        os.fsync(file.fileno())
-
-
-def _fsync_file(path: Path) -> None:
+def _fsync(path: Path) -> None:
+    """Flush a file, or a folder's entries (a rename into it), to the disk."""
     fd = os.open(path, os.O_RDONLY)
     try:
         os.fsync(fd)
@@ -341,13 +364,9 @@ def _fsync_file(path: Path) -> None:
         os.close(fd)
 
 
-def _fsync_dir(path: Path) -> None:
-    _fsync_file(path)  # a directory's entries (the rename) are synced through its descriptor
-
-
 def _fsync_tree(root: Path) -> None:
     """Every file written by the encoders and writers, then every folder, reaches the disk."""
     for entry in sorted(root.rglob("*"), key=lambda p: -len(p.parts)):
         if not entry.is_symlink():
-            _fsync_file(entry)
-    _fsync_file(root)
+            _fsync(entry)
+    _fsync(root)

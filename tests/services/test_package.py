@@ -1,4 +1,7 @@
-"""Teaching-case packages: layout, manifest, KOS, cleaned media, verifier, import, atomicity."""
+"""Teaching-case packages: layout, manifest, KOS, cleaned media, verifier, import, atomicity.
+
+The packages are built with the site's real de-identification (``services.deidentify``).
+"""
 
 from __future__ import annotations
 
@@ -8,6 +11,7 @@ import shutil
 import time
 import uuid
 import zipfile
+from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -15,7 +19,6 @@ import numpy as np
 import pydicom
 import pytest
 from PIL import Image
-from pydicom.uid import generate_uid
 
 from qa_meeting.domain.package import (
     MANIFEST_NAME,
@@ -37,11 +40,14 @@ from qa_meeting.services import package_verify
 from qa_meeting.services.context import AppContext
 from qa_meeting.services.package import (
     ClipSource,
+    Deidentify,
     PackageRejectedError,
     WrittenPackage,
     clean_partial_folders,
     import_package,
+    original_identifiers,
     read_package,
+    site_deidentifier,
     write_package,
     zip_package,
 )
@@ -53,6 +59,7 @@ from qa_meeting.services.package_verify import (
 )
 from qa_meeting.store import repository
 from qa_meeting.store.db import transaction
+from tests.conftest import make_context
 
 PATIENT = "QUILLFEATHER^ZEBEDEE"
 PATIENT_ID = "ZX987654"
@@ -85,25 +92,12 @@ def _spec(case_id: str, scene: str) -> CineSpec:
     )
 
 
-def stand_in_deidentify(src: Path, dst: Path) -> None:
-    """A small stand-in for the site's de-identification: header identifiers replaced, UIDs
-    remapped consistently, private tags removed and the banner rows above the regions blanked."""
-    ds = pydicom.dcmread(src)
-    ds.PatientName, ds.PatientID, ds.PatientBirthDate = "TEACHING^CASE", "QA-TEACHING", ""
-    ds.AccessionNumber, ds.OperatorsName, ds.StudyID = "", "", ""
-    del ds.InstitutionName
-    for keyword in ("StudyInstanceUID", "SeriesInstanceUID", "SOPInstanceUID"):
-        setattr(ds, keyword, generate_uid(entropy_srcs=["stand-in", str(ds[keyword].value)]))
-    ds.file_meta.MediaStorageSOPInstanceUID = ds.SOPInstanceUID
-    ds.StudyDate = ds.SeriesDate = ds.ContentDate = "20000101"
-    ds.remove_private_tags()
-    pixels = ds.pixel_array.copy()
-    pixels[:, :BANNER_ROWS, :] = 0
-    ds.PixelData = pixels.tobytes()
-    ds.BurnedInAnnotation = "NO"
-    ds.PatientIdentityRemoved = "YES"
-    ds.DeidentificationMethod = "QA Meeting test stand-in"
-    ds.save_as(dst, enforce_file_format=True)
+@pytest.fixture(scope="module")
+def deidentify(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Deidentify]:
+    """The site's de-identification, with its own data folder (and so its own secret)."""
+    context = make_context(tmp_path_factory.mktemp("deid") / "data")
+    yield site_deidentifier(context, pseudonym="TEACHING^CASE")
+    context.engine.dispose()
 
 
 def _case(title: str = "Pericardial effusion missed on a parasternal long axis") -> TeachingCase:
@@ -151,18 +145,18 @@ def originals(tmp_path_factory: pytest.TempPathFactory) -> Originals:
         *(Forbidden(uid, IdentifierKind.UID) for uid in uids),
     )
     clips = (ClipSource(first, "plax", key_frames=(2, 6)), ClipSource(second, "a4c"))
-    return Originals(clips=clips, forbidden=forbidden)
+    found = original_identifiers(clips)
+    assert {PATIENT, PATIENT_ID, INSTITUTION, *uids} <= found
+    return Originals(clips=clips, forbidden=(*forbidden, *sorted(found)))
 
 
 @pytest.fixture(scope="module")
-def built(originals: Originals, tmp_path_factory: pytest.TempPathFactory) -> WrittenPackage:
+def built(
+    originals: Originals, deidentify: Deidentify, tmp_path_factory: pytest.TempPathFactory
+) -> WrittenPackage:
     dest = tmp_path_factory.mktemp("export") / "case-1"
     return write_package(
-        dest,
-        _case(),
-        originals.clips,
-        deidentify=stand_in_deidentify,
-        forbidden=originals.forbidden,
+        dest, _case(), originals.clips, deidentify=deidentify, forbidden=originals.forbidden
     )
 
 
@@ -284,14 +278,18 @@ def test_a_planted_identifier_in_a_file_name_blocks(package: Path) -> None:
     ],
 )
 def test_an_identifier_in_the_manifest_text_blocks_the_export(
-    originals: Originals, tmp_path: Path, title: str, forbidden: str | Forbidden
+    originals: Originals,
+    deidentify: Deidentify,
+    tmp_path: Path,
+    title: str,
+    forbidden: str | Forbidden,
 ) -> None:
     with pytest.raises(PackageRejectedError) as caught:
         write_package(
             tmp_path / "case",
             _case(title),
             originals.clips[:1],
-            deidentify=stand_in_deidentify,
+            deidentify=deidentify,
             forbidden=[forbidden],
         )
     findings = caught.value.report.findings
@@ -402,14 +400,16 @@ def test_a_zip_that_expands_too_far_is_refused(
     assert list((ctx.settings.data_dir / "bank").iterdir()) == []
 
 
-def test_a_failure_midway_leaves_no_package(originals: Originals, tmp_path: Path) -> None:
+def test_a_failure_midway_leaves_no_package(
+    originals: Originals, deidentify: Deidentify, tmp_path: Path
+) -> None:
     calls = []
 
     def failing_on_the_second_clip(src: Path, dst: Path) -> None:
         calls.append(src)
         if len(calls) == 2:
             raise QaMeetingError("The de-identification stopped.")
-        stand_in_deidentify(src, dst)
+        deidentify(src, dst)
 
     with pytest.raises(QaMeetingError, match="stopped"):
         write_package(
@@ -432,28 +432,30 @@ def test_an_identifiable_instance_is_never_written(originals: Originals, tmp_pat
     assert list(tmp_path.iterdir()) == []
 
 
-def test_an_existing_destination_is_not_replaced(originals: Originals, tmp_path: Path) -> None:
+def test_an_existing_destination_is_not_replaced(
+    originals: Originals, deidentify: Deidentify, tmp_path: Path
+) -> None:
     (tmp_path / "case").mkdir()
     with pytest.raises(ConflictError):
-        write_package(tmp_path / "case", _case(), originals.clips, deidentify=stand_in_deidentify)
+        write_package(tmp_path / "case", _case(), originals.clips, deidentify=deidentify)
 
 
-def _write_then_hang(dest: Path, clips: tuple[ClipSource, ...]) -> None:
+def _write_then_hang(dest: Path, clips: tuple[ClipSource, ...], deidentify: Deidentify) -> None:
     def hang_on_the_second_clip(src: Path, dst: Path) -> None:
         if src == clips[1].path:
             (dest.parent / "ready").touch()
             time.sleep(60)
-        stand_in_deidentify(src, dst)
+        deidentify(src, dst)
 
     write_package(dest, _case(), clips, deidentify=hang_on_the_second_clip)
 
 
 def test_a_killed_writer_leaves_only_a_partial_folder_that_is_ignored_and_cleaned(
-    originals: Originals, tmp_path: Path
+    originals: Originals, deidentify: Deidentify, tmp_path: Path
 ) -> None:
     dest = tmp_path / "case"
     process = multiprocessing.get_context("fork").Process(
-        target=_write_then_hang, args=(dest, originals.clips)
+        target=_write_then_hang, args=(dest, originals.clips, deidentify)
     )
     process.start()
     try:
@@ -468,7 +470,7 @@ def test_a_killed_writer_leaves_only_a_partial_folder_that_is_ignored_and_cleane
     [partial] = [p for p in tmp_path.iterdir() if p.name.startswith(".case.partial-")]
     assert (partial / "dicom" / "clip-1.dcm").is_file()
     assert not dest.exists()
-    written = write_package(dest, _case(), originals.clips, deidentify=stand_in_deidentify)
+    written = write_package(dest, _case(), originals.clips, deidentify=deidentify)
     assert read_package(written.path).package_id == written.manifest.package_id
     assert clean_partial_folders(tmp_path) == []  # too recent: it might still be writing
     assert clean_partial_folders(tmp_path, older_than_s=0) == [partial]
@@ -479,3 +481,12 @@ def test_the_written_manifest_can_be_rebuilt_identically(built: WrittenPackage) 
     text = (built.path / MANIFEST_NAME).read_text(encoding="utf-8")
     assert manifest_to_json(built.manifest) == text
     assert replace(built.manifest, app_version="x") != built.manifest
+
+
+def test_a_case_outside_the_schema_is_refused_before_anything_is_kept(
+    originals: Originals, deidentify: Deidentify, tmp_path: Path
+) -> None:
+    case = replace(_case(), image_quality=7)
+    with pytest.raises(PackageFormatError, match=r"manifest\.case\.image_quality"):
+        write_package(tmp_path / "case", case, originals.clips[:1], deidentify=deidentify)
+    assert list(tmp_path.iterdir()) == []
