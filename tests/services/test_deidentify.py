@@ -49,7 +49,8 @@ def test_deidentify_file_writes_the_file_and_its_contact_sheet(
     report = deidentify_file(ctx, src, dst, pseudonym="TEACHING^CASE 12")
     assert report.output == str(dst) and report.pixel_method is PixelMethod.REGIONS
     assert Path(report.contact_sheet) == tmp_path / "out" / "case.contact-sheet.png"
-    assert Image.open(report.contact_sheet).format == "PNG"
+    with Image.open(report.contact_sheet) as sheet:
+        assert sheet.format == "PNG"
     assert MARKER.encode() not in dst.read_bytes()
     assert str(pydicom.dcmread(dst).PatientName) == "TEACHING^CASE 12"
     assert sorted(p.name for p in dst.parent.iterdir()) == ["case.contact-sheet.png", "case.dcm"]
