@@ -44,8 +44,12 @@ def deidentify_file(
     mask: Sequence[tuple[int, int, int, int]] | None = None,
     shift_dates: bool = True,
     retain_patient_characteristics: bool = True,
+    contact_sheet: Path | None = None,
 ) -> DeidReport:
-    """De-identify ``src`` into ``dst`` (and ``<dst stem>.contact-sheet.png`` beside it).
+    """De-identify ``src`` into ``dst``, with its contact sheet for the check before release.
+
+    The sheet goes to ``contact_sheet``, by default ``<dst stem>.contact-sheet.png`` beside
+    ``dst`` (give another path to keep it out of a package folder).
 
     ``pseudonym`` becomes Patient Name (and, without the ^, Patient ID). ``mask`` lists
     rectangles (x0, y0, x1, y1, inclusive) to keep; it takes precedence over the file's
@@ -56,7 +60,7 @@ def deidentify_file(
     keys = deid_keys(ctx)
     policy = HeaderPolicy(shift_dates, retain_patient_characteristics)
     rects = tuple(Rect(*corners) for corners in mask) if mask else None
-    sheet = dst.with_name(dst.stem + SHEET_SUFFIX)
+    sheet = contact_sheet or dst.with_name(dst.stem + SHEET_SUFFIX)
     with _atomic(dst) as out, _atomic(sheet) as sheet_out:
         report = engine.deidentify_dicom(
             src,

@@ -56,6 +56,16 @@ def test_deidentify_file_writes_the_file_and_its_contact_sheet(
     assert sorted(p.name for p in dst.parent.iterdir()) == ["case.contact-sheet.png", "case.dcm"]
 
 
+def test_the_contact_sheet_can_go_elsewhere(ctx: AppContext, tmp_path: Path) -> None:
+    sheet = tmp_path / "review" / "case-12.png"
+    dst = tmp_path / "package" / "case.dcm"
+    report = deidentify_file(
+        ctx, _marked(tmp_path / "in"), dst, pseudonym="CASE^1", contact_sheet=sheet
+    )
+    assert report.contact_sheet == str(sheet) and sheet.exists()
+    assert [p.name for p in dst.parent.iterdir()] == ["case.dcm"]
+
+
 def test_a_failure_midway_leaves_no_output(
     ctx: AppContext, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
