@@ -8,11 +8,13 @@ decodes the original just to know when each frame starts.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import tempfile
 import time
 from collections.abc import Callable, Iterable, Iterator
+from contextlib import suppress
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -20,8 +22,10 @@ import numpy as np
 from numpy.typing import NDArray
 
 from qa_meeting.domain.cine import CineInfo, UltrasoundRegion
+from qa_meeting.domain.deid import NeedsMaskError, PixelPlan, plan_pixels
 from qa_meeting.imaging import frames as dicom_frames
 from qa_meeting.imaging import stills, video
+from qa_meeting.imaging.deid_pixels import apply_plan, load_pixel_rules
 from qa_meeting.services.context import Actor, AppContext
 from qa_meeting.services.scans import visible_clip
 from qa_meeting.store import repository
@@ -80,30 +84,74 @@ class RenderReport:
 
 
 def clip_media(
-    ctx: AppContext, actor: Actor, clip_id: int, *, progress: Progress | None = None
+    ctx: AppContext,
+    actor: Actor,
+    clip_id: int,
+    *,
+    progress: Progress | None = None,
+    anonymised: bool = False,
 ) -> ClipMedia:
-    """The clip's video, thumbnail and timing, building whatever is missing."""
+    """The clip's video, thumbnail and timing, building whatever is missing.
+
+    ``anonymised``: only the ultrasound image is shown, everything the machine burned in around
+    it (patient banner, dates) blanked by the same pixel plan the export uses; raises
+    ``NeedsMaskError`` when the clip has no region information and no rule for its model.
+    """
     with transaction(ctx.engine) as session:
         clip = visible_clip(session, actor, clip_id)
-    return ensure_media(ctx, clip, progress=progress)
+        study = repository.get_study(session=session, study_id=clip.study_id)
+    plan = None
+    if anonymised:
+        assert study is not None
+        plan = _anonymising_plan(ctx, clip, study.manufacturer, study.model_name)
+    return ensure_media(ctx, clip, progress=progress, plan=plan)
 
 
-def ensure_media(ctx: AppContext, clip: Clip, *, progress: Progress | None = None) -> ClipMedia:
+def _anonymising_plan(ctx: AppContext, clip: Clip, manufacturer: str, model: str) -> PixelPlan:
+    original = ctx.media.path_for(clip.sha256)
+    regions = dicom_frames.open_cine(original).regions if clip.container == "dicom" else ()
+    return plan_pixels(
+        rows=clip.rows,
+        columns=clip.columns,
+        manufacturer=manufacturer,
+        model=model,
+        regions=regions,
+        rules=load_pixel_rules(),
+    )
+
+
+def _names(plan: PixelPlan | None) -> tuple[str, str]:
+    """Derived file names: the plan's digest keeps a changed rule from reusing old videos."""
+    if plan is None:
+        return VIDEO_NAME, THUMBNAIL_NAME
+    digest = hashlib.sha256(repr(plan).encode()).hexdigest()[:12]
+    return f"cine-anon-{digest}.mp4", f"thumb-anon-{digest}.png"
+
+
+def ensure_media(
+    ctx: AppContext,
+    clip: Clip,
+    *,
+    progress: Progress | None = None,
+    plan: PixelPlan | None = None,
+) -> ClipMedia:
     """Build the derived files of ``clip`` that are missing (no access check: callers do it)."""
     assert clip.id is not None
     original = ctx.media.path_for(clip.sha256)
-    video_path = ctx.media.derived_path(clip.sha256, VIDEO_NAME)
-    thumbnail_path = ctx.media.derived_path(clip.sha256, THUMBNAIL_NAME)
+    video_name, thumbnail_name = _names(plan)
+    video_path = ctx.media.derived_path(clip.sha256, video_name)
+    thumbnail_path = ctx.media.derived_path(clip.sha256, thumbnail_name)
     timing_path = ctx.media.derived_path(clip.sha256, TIMING_NAME)
     built = False
     timing = _read_timing(timing_path)
     if timing is None or not video_path.is_file():
         video_path.parent.mkdir(parents=True, exist_ok=True)
-        timing = _build_video(clip, original, video_path, progress)
+        timing = _build_video(clip, original, video_path, progress, plan)
         _write_json(timing_path, {"version": TIMING_VERSION, **asdict(timing)})
         built = True
     if not thumbnail_path.is_file():
-        stills.thumbnail_png(_middle_frame(clip, original, timing), thumbnail_path)
+        middle = _frame(clip, original, timing.number_of_frames // 2)
+        stills.thumbnail_png(apply_plan(middle, plan) if plan else middle, thumbnail_path)
         built = True
     return ClipMedia(clip.id, video_path, thumbnail_path, timing, built)
 
@@ -112,10 +160,15 @@ def build_missing_media(ctx: AppContext) -> int:
     """Prepare the media of every clip that lacks them (the demo loader, an admin's backfill)."""
     with transaction(ctx.engine) as session:
         clips = list(repository.list_all_clips(session=session))
+        studies = repository.studies_by_id(session=session, study_ids=[c.study_id for c in clips])
     built = 0
     for clip in clips:
+        study = studies[clip.study_id]
         if ensure_media(ctx, clip).built:
             built += 1
+        with suppress(NeedsMaskError):  # shown as stored only when a chair chooses to
+            plan = _anonymising_plan(ctx, clip, study.manufacturer, study.model_name)
+            ensure_media(ctx, clip, plan=plan)
     return built
 
 
@@ -214,13 +267,17 @@ def _counted(frames: Iterable[Frame], total: int, progress: Progress | None) -> 
             progress(done, total)
 
 
-def _build_video(clip: Clip, original: Path, out: Path, progress: Progress | None) -> ClipTiming:
+def _build_video(
+    clip: Clip, original: Path, out: Path, progress: Progress | None, plan: PixelPlan | None
+) -> ClipTiming:
     if clip.container == "dicom":
         timing = _timing_from_info(dicom_frames.open_cine(original))
         frames: Iterable[Frame] = dicom_frames.iter_rgb_frames(original)
     else:
         timing = _timing_from_video(original)
         frames = (frame for frame, _ in video.iter_video_frames(original))
+    if plan is not None:
+        frames = (apply_plan(frame, plan) for frame in frames)
     video.encode_mp4(_counted(frames, timing.number_of_frames, progress), timing.timestamps_ms, out)
     return timing
 
@@ -232,10 +289,6 @@ def _frame(clip: Clip, original: Path, index: int) -> Frame:
         if position == index:
             return frame
     raise IndexError(index)
-
-
-def _middle_frame(clip: Clip, original: Path, timing: ClipTiming) -> Frame:
-    return _frame(clip, original, timing.number_of_frames // 2)
 
 
 def _read_timing(path: Path) -> ClipTiming | None:

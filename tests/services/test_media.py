@@ -131,3 +131,41 @@ def test_build_missing_media_prepares_every_clip(ctx: AppContext, tmp_path: Path
         _ingest(ctx, write_cine(spec, tmp_path / f"{index}.dcm"))
     assert media.build_missing_media(ctx) == 2
     assert media.build_missing_media(ctx) == 0
+
+
+def test_the_anonymised_loop_blanks_everything_outside_the_ultrasound_image(
+    ctx: AppContext, tmp_path: Path
+) -> None:
+    from qa_meeting.domain.deid import NeedsMaskError
+    from qa_meeting.imaging.synthetic import BANNER_ROWS
+
+    expert = add_actor(ctx, "expert1", "expert")
+    spec = CineSpec(case_id="anon", scene="cardiac_a4c", frames=10)
+    clip_id = _ingest(ctx, write_cine(spec, tmp_path / "anon.dcm"))
+    plain = media.clip_media(ctx, expert, clip_id)
+    masked = media.clip_media(ctx, expert, clip_id, anonymised=True)
+    assert masked.video_path != plain.video_path and masked.timing == plain.timing
+
+    def first_frame(path: Path) -> np.ndarray:
+        with av.open(str(path)) as container:
+            frame = next(container.decode(video=0))
+            return np.asarray(frame.to_ndarray(format="gray"))
+
+    banner_plain = first_frame(plain.video_path)[:BANNER_ROWS]
+    banner_masked = first_frame(masked.video_path)[:BANNER_ROWS]
+    assert banner_plain.max() > 200  # the burned-in patient banner is there as stored
+    assert banner_masked.max() < 40  # and gone from what the room sees (H.264 noise aside)
+
+    no_regions = tmp_path / "no-regions.dcm"
+    import pydicom
+
+    ds = pydicom.dcmread(write_cine(CineSpec(case_id="bare", scene="ivc", frames=4), no_regions))
+    del ds.SequenceOfUltrasoundRegions
+    ds.Manufacturer = "Unknown maker"
+    ds.SOPInstanceUID = pydicom.uid.generate_uid()
+    ds.file_meta.MediaStorageSOPInstanceUID = ds.SOPInstanceUID
+    ds.StudyInstanceUID = pydicom.uid.generate_uid()
+    ds.save_as(no_regions)
+    bare_id = _ingest(ctx, no_regions)
+    with pytest.raises(NeedsMaskError):
+        media.clip_media(ctx, expert, bare_id, anonymised=True)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import streamlit as st
 
+from qa_meeting.domain.deid import NeedsMaskError
 from qa_meeting.domain.meeting import RevealStep
 from qa_meeting.services import media
 from qa_meeting.services.context import Actor
@@ -30,13 +31,32 @@ def _chosen_reasoning(case: PresenterCase) -> ReasoningItem | None:
     return None
 
 
-def _media(actor: Actor, clip_id: int) -> media.ClipMedia:
+def _media(actor: Actor, clip_id: int) -> media.ClipMedia | None:
+    """The loop with everything outside the ultrasound image blanked, as the room sees it.
+
+    A loop without region information and without a rule for its machine cannot be blanked:
+    it is held back unless the chair chooses to show it as stored.
+    """
     bar = st.empty()
 
     def progress(done: int, total: int) -> None:
         bar.progress(done / max(total, 1), text=f"Preparing the loop: frame {done} of {total}")
 
-    result = media.clip_media(resources.app_context(), actor, clip_id, progress=progress)
+    ctx = resources.app_context()
+    try:
+        result = media.clip_media(ctx, actor, clip_id, progress=progress, anonymised=True)
+    except NeedsMaskError:
+        bar.empty()
+        st.warning(
+            "This loop has no ultrasound region information and no rule for its machine, so "
+            "the patient details the machine burned in around the image cannot be blanked."
+        )
+        if not st.checkbox(
+            "Show it as stored (only if the room may see what is burned in)",
+            key=f"present_unmasked_{clip_id}",
+        ):
+            return None
+        result = media.clip_media(ctx, actor, clip_id, progress=progress)
     bar.empty()
     return result
 
@@ -56,12 +76,11 @@ def stage_player(actor: Actor, case: PresenterCase) -> None:
     reasoning = _chosen_reasoning(case) if case.step >= RevealStep.EXPERT_READ else None
     frame = reasoning.frame_index if reasoning and reasoning.clip_id == clip_id else None
     with reported_errors():
-        cine_player(
-            _media(actor, clip_id),
-            start_frame=frame or 0,
-            paused=frame is not None,
-            height=PLAYER_HEIGHT,
-        )
+        shown = _media(actor, clip_id)
+        if shown is not None:
+            cine_player(
+                shown, start_frame=frame or 0, paused=frame is not None, height=PLAYER_HEIGHT
+            )
 
 
 def reasoning_choice(case: PresenterCase) -> None:
