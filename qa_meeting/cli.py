@@ -9,21 +9,35 @@ from __future__ import annotations
 
 import json
 import logging
+import shutil
 import sys
 from collections.abc import Callable, Sequence
 from dataclasses import asdict
 from functools import wraps
 from pathlib import Path
-from typing import ParamSpec, TypeVar
+from typing import Any, ParamSpec, TypeVar
 
 import click
 
-from qa_meeting.errors import QaMeetingError
-from qa_meeting.services import agenda_proposal, demo, ingest, media, meetings, scans, users
+from qa_meeting.domain.deid import MASK_HELP, parse_rect
+from qa_meeting.errors import QaMeetingError, ValidationError
+from qa_meeting.services import (
+    agenda_proposal,
+    bank,
+    deidentify,
+    demo,
+    export,
+    ingest,
+    media,
+    meetings,
+    scans,
+    users,
+)
 from qa_meeting.services.context import Actor, AppContext, build_context
+from qa_meeting.services.package import zip_package
 from qa_meeting.services.protocols import load_protocols
 from qa_meeting.settings import load_settings
-from qa_meeting.store.models import Role
+from qa_meeting.store.models import ExportStatus, Role
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -221,3 +235,133 @@ def users_list(as_json: bool) -> None:
         return
     for u in everyone:
         click.echo(f"{u.username:<20} {u.role:<8} {u.pseudonym:<8} {u.display_name}")
+
+
+@main.command("deidentify")
+@click.argument("source", type=click.Path(path_type=Path, exists=True))
+@click.argument("out_dir", type=click.Path(path_type=Path, file_okay=False))
+@click.option("--mask", "masks", multiple=True, help=f"Keep only {MASK_HELP}; repeatable.")
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per file.")
+@_refusals_exit_2
+def deidentify_command(source: Path, out_dir: Path, masks: tuple[str, ...], as_json: bool) -> None:
+    """De-identify DICOM loops (a file or a folder) for teaching, each with its contact sheet.
+
+    Exit 2 when any file is blocked (e.g. a loop without regions needs --mask).
+    """
+    rects = [parse_rect(text) for text in masks]
+    keep = [(r.x0, r.y0, r.x1, r.y1) for r in rects] or None
+    results = deidentify.deidentify_paths(_context(), source, out_dir, mask=keep)
+    if as_json:
+        _emit_json([r.to_json() for r in results])
+    for r in [] if as_json else results:
+        if r.report is not None:
+            done = f"{r.report.pixel_method.value}, {r.report.frames} frame(s)"
+            click.echo(f"done     {r.source} -> {r.output} ({done}); {r.report.contact_sheet}")
+        else:
+            click.echo(f"blocked  {r.source}: {r.reason} What to do: {r.remedy}")
+    blocked = sum(1 for r in results if r.status == "blocked")
+    if blocked:
+        click.echo(f"error: {blocked} of {len(results)} file(s) blocked.", err=True)
+        sys.exit(2)
+
+
+@main.command("export")
+@click.option("--case", "study_id", type=int, help="The scan (study) id of an approved case.")
+@click.option("--meeting", "meeting_id", type=int, help="Every case the meeting approved.")
+@click.option("--out", "out_dir", required=True, type=click.Path(path_type=Path, file_okay=False))
+@click.option("--confirm-reviewed", is_flag=True, help="I looked at every contact sheet: publish.")
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per case.")
+@_refusals_exit_2
+def export_command(
+    study_id: int | None,
+    meeting_id: int | None,
+    out_dir: Path,
+    confirm_reviewed: bool,
+    as_json: bool,
+) -> None:
+    """Export cases approved for the image bank: first without --confirm-reviewed (writes the
+    contact sheets to OUT/review/ to look at), then with it (publishes, zips into OUT)."""
+    if (study_id is None) == (meeting_id is None):
+        raise ValidationError("Give either --case or --meeting.")
+    ctx = _context()
+    if study_id is None:
+        cases = export.approved_cases(ctx, CLI_ACTOR, meeting_id=meeting_id)
+        study_ids = [case.study_id for case in cases]
+        if not study_ids:
+            raise ValidationError(f"Meeting {meeting_id} approved no case for the image bank.")
+    else:
+        study_ids = [study_id]
+    outcomes = [_export_one(ctx, sid, meeting_id, out_dir, confirm_reviewed) for sid in study_ids]
+    if as_json:
+        _emit_json(outcomes)
+    for o in [] if as_json else outcomes:
+        click.echo(f"scan {o['study_id']}: {o['status'].replace('_', ' ')}: {o['message']}")
+        for file in o["files"]:
+            click.echo(f"  {file}")
+    if any(o["status"] not in _EXPORT_DONE for o in outcomes):
+        sys.exit(2)
+
+
+_EXPORT_DONE = (ExportStatus.AWAITING_CONFIRMATION.value, ExportStatus.PUBLISHED.value)
+
+
+def _export_one(
+    ctx: AppContext, study_id: int, meeting_id: int | None, out_dir: Path, publish: bool
+) -> dict[str, Any]:
+    files: list[str] = []
+    view: export.ExportView | None = None
+    try:
+        if not publish:
+            view = export.start_export(ctx, CLI_ACTOR, study_id, meeting_id=meeting_id)
+            (out_dir / "review").mkdir(parents=True, exist_ok=True)
+            for clip in view.clips:
+                if clip.contact_sheet is not None:
+                    copy = out_dir / "review" / f"scan-{study_id}-clip-{clip.number}.png"
+                    files.append(str(shutil.copyfile(clip.contact_sheet, copy)))
+        else:
+            mine = [v for v in export.list_exports(ctx, CLI_ACTOR) if v.study_id == study_id]
+            if not mine:
+                raise ValidationError(
+                    f"Scan {study_id} has no export to confirm.",
+                    "Run the export without --confirm-reviewed and look at the contact sheets.",
+                )
+            view = mine[0]
+            if view.status is ExportStatus.AWAITING_CONFIRMATION:
+                view = export.confirm_and_publish(ctx, CLI_ACTOR, view.id)
+            if view.status is ExportStatus.PUBLISHED and view.package_path is not None:
+                out_dir.mkdir(parents=True, exist_ok=True)
+                archive = out_dir / f"{view.package_id}.zip"
+                files.append(
+                    str(archive if archive.exists() else zip_package(view.package_path, archive))
+                )
+    except QaMeetingError as error:
+        status, message = "refused", f"{error.message} What to do: {error.remedy}"
+    else:
+        assert view is not None
+        status, message = view.status.value, view.message
+    export_id = view.id if view else None
+    return {
+        "study_id": study_id,
+        "export_id": export_id,
+        "status": status,
+        "message": message,
+        "files": files,
+    }
+
+
+@main.group("bank")
+def bank_group() -> None:
+    """The image bank of teaching cases."""
+
+
+@bank_group.command("import")
+@click.argument("package", type=click.Path(path_type=Path, exists=True))
+@click.option("--source", default="imported", help="Where it came from (shown in the bank).")
+@_refusals_exit_2
+def bank_import(package: Path, source: str) -> None:
+    """Add another site's teaching-case package (folder or .zip) to the bank, once checked."""
+    summary = bank.import_bank_package(_context(), CLI_ACTOR, package, source=source)
+    click.echo(
+        f"added bank case {summary.id}: {summary.title} ({summary.clips} loop(s), "
+        f"package {summary.package_id})"
+    )
