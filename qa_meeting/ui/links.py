@@ -37,6 +37,8 @@ PAGES: tuple[PageSpec, ...] = (
     PageSpec("meetings", "Meetings", ":material/groups:", "meetings_page", STAFF_ROLES),
     PageSpec("present", "Present", ":material/co_present:", "present_page", CHAIR_ROLES),
     PageSpec("follow", "Follow", ":material/smartphone:", "follow_page"),
+    PageSpec("bank", "Image bank", ":material/photo_library:", "bank_page"),
+    PageSpec("export", "Export to bank", ":material/ios_share:", "export_page", STAFF_ROLES),
 )
 _BY_PATH = {spec.url_path: spec for spec in PAGES}
 
