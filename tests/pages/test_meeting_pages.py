@@ -74,8 +74,18 @@ def test_navigation_depends_on_the_role() -> None:
     def titles(role: str) -> list[str]:
         return [spec.title for spec in links.PAGES if spec.visible_to(role)]
 
-    assert titles("trainee") == ["Home", "Inbox", "Review", "Follow"]
-    assert titles("expert") == ["Home", "Inbox", "Review", "Queue & agenda", "Meetings", "Follow"]
+    assert titles("trainee") == ["Home", "Inbox", "Review", "Follow", "Image bank"]
+    assert titles("expert") == [
+        "Home",
+        "Inbox",
+        "Review",
+        "Queue & agenda",
+        "Meetings",
+        "Follow",
+        "Image bank",
+        "Export to bank",
+    ]
+    assert "Export to bank" not in titles("trainee")
     for role in ("chair", "admin"):
         assert "Present" in titles(role) and "Queue & agenda" in titles(role)
 
