@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import tempfile
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from datetime import datetime
 from pathlib import Path
 
@@ -28,9 +28,11 @@ from qa_meeting.domain.package import (
     ClinicalContext,
     ClipRecord,
     Manifest,
+    QuestionRecord,
     TeachingPointRecord,
     manifest_from_json,
 )
+from qa_meeting.domain.protocols import Protocol
 from qa_meeting.errors import NotFoundError, QaMeetingError
 from qa_meeting.imaging.frames import open_cine
 from qa_meeting.services import audit
@@ -148,33 +150,7 @@ def bank_case(ctx: AppContext, actor: Actor, case_id: int) -> BankCaseView:
         audit.record(session, _who(actor), "bank.view", target=f"bank:{case_id}")
     manifest, folder = _manifest(row), Path(row.package_path)
     protocol = load_protocols(ctx.settings.protocols_dir).get(row.protocol_id)
-    questions = []
-    for q in manifest.case.questions:
-        asked = (
-            next((p for p in protocol.questions if p.id == q.question_id), None)
-            if protocol
-            else None
-        )
-        seen = [
-            (q.expert_answer, q.expert_answer_label),
-            (q.trainee_answer, q.trainee_answer_label),
-        ]
-        choices = (
-            tuple((a.value, a.label) for a in asked.answers)
-            if asked
-            else tuple(dict.fromkeys((v, label or v) for v, label in seen if v))
-        )
-        questions.append(
-            BankQuestion(
-                q.question_id,
-                q.text,
-                q.expert_answer,
-                q.expert_answer_label,
-                q.trainee_answer,
-                q.trainee_answer_label,
-                choices,
-            )
-        )
+    questions = tuple(_question(q, protocol) for q in manifest.case.questions)
     clips = tuple(_player_clip(ctx, folder, clip) for clip in manifest.clips)
     case = manifest.case
     return BankCaseView(
@@ -187,7 +163,7 @@ def bank_case(ctx: AppContext, actor: Actor, case_id: int) -> BankCaseView:
         source=row.source,
         added_at=row.added_at,
         context=case.clinical_context,
-        questions=tuple(questions),
+        questions=questions,
         expert_reasoning=case.expert_reasoning,
         teaching_points=case.teaching_points,
         key_frames=tuple(path for clip in clips for _, path in clip.key_frames),
@@ -305,6 +281,21 @@ def _row(case: BankCase) -> BankRow:
         added_at=case.added_at,
         clips=len(case.manifest.get("clips", ())),
     )
+
+
+def _question(record: QuestionRecord, protocol: Protocol | None) -> BankQuestion:
+    """The question with its choices: the local protocol's answers, else those on record."""
+    known = {q.id: q for q in protocol.questions} if protocol else {}
+    asked = known.get(record.question_id)
+    if asked is not None:
+        choices = tuple((a.value, a.label) for a in asked.answers)
+    else:
+        seen = [
+            (record.expert_answer, record.expert_answer_label),
+            (record.trainee_answer, record.trainee_answer_label),
+        ]
+        choices = tuple(dict.fromkeys((value, label or value) for value, label in seen if value))
+    return BankQuestion(**asdict(record), choices=choices)
 
 
 def _player_clip(ctx: AppContext, folder: Path, clip: ClipRecord) -> PlayerClip:

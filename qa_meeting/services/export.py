@@ -259,7 +259,7 @@ def confirm_and_publish(ctx: AppContext, actor: Actor, export_id: int) -> Export
         audit(session, actor, "export.confirm", f"export:{export_id}")
     originals = steps.original_identifiers(ctx, material)
     if any(h not in report["text_hits"] for h in steps.scan_texts(material, originals)):
-        _fail(ctx, actor, export_id, "The text changed after it was checked.", ExportStatus.BLOCKED)
+        _fail(ctx, actor, export_id, "The text changed after it was checked.", "blocked")
         raise ConflictError(
             "The case's text changed after the export was checked.",
             "Start the export again so that the new text is checked.",
@@ -304,17 +304,14 @@ def _as_chair(ctx: AppContext, actor: Actor, what: str, target: str) -> None:
 
 
 def _fail(
-    ctx: AppContext,
-    actor: Actor,
-    export_id: int,
-    message: str,
-    status: ExportStatus = ExportStatus.FAILED,
+    ctx: AppContext, actor: Actor, export_id: int, message: str, status: str = "failed"
 ) -> None:
+    """Stop the export with ``message`` (shown until it is started again)."""
     with transaction(ctx.engine) as session:
         row = _row(session, export_id)
-        row.status, row.report = status.value, {**row.report, "message": message}
+        row.status, row.report = status, {**row.report, "message": message}
         repository.save_export(session=session, export=row)
-        audit(session, actor, "export.failed", f"export:{export_id}", "failed", status.value)
+        audit(session, actor, "export.stopped", f"export:{export_id}", "failed", status)
 
 
 def _id(row: Export) -> int:

@@ -145,3 +145,47 @@ def test_a_tampered_package_is_refused(
     with pytest.raises(PackageIntegrityError, match=r"clip-1\.mp4 does not match its checksum"):
         bank.import_bank_package(other_site, chair, copy, source="elsewhere")
     assert bank.list_bank(other_site, chair) == []
+
+
+def test_the_export_and_attempt_queries_on_both_databases(any_ctx: AppContext) -> None:
+    from datetime import date
+
+    from qa_meeting.store.models import (
+        AgendaItem,
+        BankAttempt,
+        BankCase,
+        Export,
+        Meeting,
+        Study,
+    )
+    from tests.conftest import add_actor
+
+    trainee = add_actor(any_ctx, "trainee7", "trainee")
+    with transaction(any_ctx.engine) as session:
+        study = repository.add_study(session=session, study=Study(study_instance_uid="1.2.3"))
+        assert study.id is not None
+        for held, for_bank in ((date(2026, 1, 5), True), (date(2026, 2, 5), False)):
+            meeting = repository.add_meeting(session=session, meeting=Meeting(held_on=held))
+            assert meeting.id is not None
+            item = AgendaItem(meeting_id=meeting.id, study_id=study.id, position=0)
+            item.approved_for_bank = for_bank
+            repository.save_agenda_item(session=session, item=item)
+        for _ in range(2):
+            repository.add_export(session=session, export=Export(study_id=study.id))
+        case = BankCase(package_id="p", protocol_id="dvt", package_path="/nowhere")
+        case_id = repository.add_bank_case(session=session, case=case).id
+        assert case_id is not None
+        attempt = BankAttempt(case_id=case_id, user_id=trainee.user_id, correct=1, total=2)
+        repository.add_bank_attempt(session=session, attempt=attempt)
+    with transaction(any_ctx.engine) as session:
+        [approved] = repository.bank_approved_items(session=session)
+        assert approved.study_id == study.id
+        assert (
+            repository.bank_approved_items(session=session, meeting_id=approved.meeting_id + 1)
+            == []
+        )
+        ids = [r.id or 0 for r in repository.list_export_rows(session=session, study_id=study.id)]
+        assert len(ids) == 2 and ids == sorted(ids, reverse=True)
+        assert len(repository.list_export_rows(session=session, study_id=study.id + 1)) == 0
+        [mine] = repository.list_bank_attempts(session=session, user_id=trainee.user_id)
+        assert (mine.case_id, mine.correct, mine.total) == (case_id, 1, 2)

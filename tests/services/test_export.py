@@ -295,3 +295,22 @@ def test_pushing_sends_the_package_loops_and_its_kos(
     assert relative == ["dicom/clip-1.dcm", "kos/tce.dcm"]
     with pytest.raises(QaMeetingError):
         export.push_export(demo_ctx, actor_named(demo_ctx, "expert1"), view.id)
+
+
+def test_text_added_after_the_check_stops_the_publication(demo_ctx: AppContext) -> None:
+    chair = actor_named(demo_ctx, "chair1")
+    study_id = _first_case(demo_ctx)
+    view = export.start_export(demo_ctx, chair, study_id)
+    assert view.status is ExportStatus.AWAITING_CONFIRMATION
+    _plant(demo_ctx, study_id, "Call 07700 900123 for the echo report.")
+    with pytest.raises(ConflictError, match="text changed after the export was checked"):
+        export.confirm_and_publish(demo_ctx, chair, view.id)
+    stopped = export.export_view(demo_ctx, chair, view.id)
+    assert stopped.status is ExportStatus.BLOCKED and "text changed" in stopped.message
+    with pytest.raises(ConflictError, match="text changed"):
+        export.override_text(demo_ctx, chair, view.id, reason="fine")
+    again = export.start_export(demo_ctx, chair, study_id)
+    assert [h.kind for h in again.text_hits] == ["phone"] and "900123" not in again.text_hits[
+        0
+    ].excerpt
+    assert not (demo_ctx.settings.data_dir / "bank").exists()
