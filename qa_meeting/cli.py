@@ -265,10 +265,19 @@ def deidentify_command(source: Path, out_dir: Path, masks: tuple[str, ...], as_j
         sys.exit(2)
 
 
+_EXPORT_DONE = (ExportStatus.AWAITING_CONFIRMATION.value, ExportStatus.PUBLISHED.value)
+
+
 @main.command("export")
 @click.option("--case", "study_id", type=int, help="The scan (study) id of an approved case.")
 @click.option("--meeting", "meeting_id", type=int, help="Every case the meeting approved.")
-@click.option("--out", "out_dir", required=True, type=click.Path(path_type=Path, file_okay=False))
+@click.option(
+    "--out",
+    "out_dir",
+    required=True,
+    type=click.Path(path_type=Path, file_okay=False),
+    help="Folder for the contact sheets (review/) and the zipped packages.",
+)
 @click.option("--confirm-reviewed", is_flag=True, help="I looked at every contact sheet: publish.")
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per case.")
 @_refusals_exit_2
@@ -302,12 +311,10 @@ def export_command(
         sys.exit(2)
 
 
-_EXPORT_DONE = (ExportStatus.AWAITING_CONFIRMATION.value, ExportStatus.PUBLISHED.value)
-
-
 def _export_one(
     ctx: AppContext, study_id: int, meeting_id: int | None, out_dir: Path, publish: bool
 ) -> dict[str, Any]:
+    """Prepare one case (contact sheets copied to OUT/review/) or publish it (zip in OUT)."""
     files: list[str] = []
     view: export.ExportView | None = None
     try:

@@ -258,11 +258,14 @@ def confirm_and_publish(ctx: AppContext, actor: Actor, export_id: int) -> Export
         report = dict(row.report)
         audit(session, actor, "export.confirm", f"export:{export_id}")
     originals = steps.original_identifiers(ctx, material)
-    if any(h not in report["text_hits"] for h in steps.scan_texts(material, originals)):
-        _fail(ctx, actor, export_id, "The text changed after it was checked.", "blocked")
+    new_text = any(h not in report["text_hits"] for h in steps.scan_texts(material, originals))
+    new_loops = [c.id for c in material.clips] != [c["clip_id"] for c in report["clips"]]
+    if new_text or new_loops:
+        what = "text" if new_text else "loops"
+        _fail(ctx, actor, export_id, f"The case's {what} changed after it was checked.", "blocked")
         raise ConflictError(
-            "The case's text changed after the export was checked.",
-            "Start the export again so that the new text is checked.",
+            f"The case's {what} changed after the export was checked.",
+            "Start the export again so that the change is checked.",
         )
     case = steps.teaching_case(material, protocol, Level(report["level"]))
     try:

@@ -186,7 +186,8 @@ def stage(
     ctx: AppContext, export_id: int, material: CaseMaterial, masks: Mapping[int, Any]
 ) -> tuple[list[dict[str, str]], list[dict[str, Any]]]:
     """Scan the text, and clean every loop (with its mask, if one was drawn) into staging."""
-    shutil.rmtree(export_dir(ctx, export_id) / "package", ignore_errors=True)
+    for folder in ("package", "staging", "review"):  # what an earlier run left
+        shutil.rmtree(export_dir(ctx, export_id) / folder, ignore_errors=True)
     hits = scan_texts(material, original_identifiers(ctx, material))
     clips = [
         clean_clip(ctx, export_id, n, clip, mask=masks.get(clip.id or 0))
