@@ -24,6 +24,7 @@ from qa_meeting.domain.bank import (
     expert_findings,
     export_blocked,
     export_message,
+    header_names,
 )
 from qa_meeting.domain.deid import Rect
 from qa_meeting.domain.identifiers import find_identifiers
@@ -224,7 +225,9 @@ def override_text(ctx: AppContext, actor: Actor, export_id: int, *, reason: str)
     reason = " ".join(reason.split())
     if not reason:
         raise ValidationError("Give the reason for overriding the warnings.")
-    if find_identifiers(reason):
+    with transaction(ctx.engine) as session:
+        clips = repository.list_clips(session=session, study_id=_row(session, export_id).study_id)
+    if find_identifiers(reason, header_names(steps.original_identifiers(ctx, clips))):
         raise ValidationError(
             "The reason itself looks like it holds an identifier.",
             "Say why the warnings are harmless without repeating the flagged text.",
@@ -257,7 +260,7 @@ def confirm_and_publish(ctx: AppContext, actor: Actor, export_id: int) -> Export
         )
         report = dict(row.report)
         audit(session, actor, "export.confirm", f"export:{export_id}")
-    originals = steps.original_identifiers(ctx, material)
+    originals = steps.original_identifiers(ctx, material.clips)
     new_text = any(h not in report["text_hits"] for h in steps.scan_texts(material, originals))
     new_loops = [c.id for c in material.clips] != [c["clip_id"] for c in report["clips"]]
     if new_text or new_loops:

@@ -177,9 +177,10 @@ def scan_texts(material: CaseMaterial, originals: Iterable[str]) -> list[dict[st
     return found
 
 
-def original_identifiers(ctx: AppContext, material: CaseMaterial) -> set[str]:
-    """Every loop's original identifiers (kept in memory only)."""
-    return {v for c in material.clips for v in identifying_strings(ctx.media.path_for(c.sha256))}
+def original_identifiers(ctx: AppContext, clips: Iterable[Clip]) -> set[str]:
+    """Every DICOM loop's original identifiers (kept in memory only)."""
+    loops = [c for c in clips if c.container == "dicom"]
+    return {v for c in loops for v in identifying_strings(ctx.media.path_for(c.sha256))}
 
 
 def stage(
@@ -188,7 +189,7 @@ def stage(
     """Scan the text, and clean every loop (with its mask, if one was drawn) into staging."""
     for folder in ("package", "staging", "review"):  # what an earlier run left
         shutil.rmtree(export_dir(ctx, export_id) / folder, ignore_errors=True)
-    hits = scan_texts(material, original_identifiers(ctx, material))
+    hits = scan_texts(material, original_identifiers(ctx, material.clips))
     clips = [
         clean_clip(ctx, export_id, n, clip, mask=masks.get(clip.id or 0))
         for n, clip in enumerate(material.clips, start=1)

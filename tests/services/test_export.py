@@ -156,6 +156,8 @@ def test_the_patient_name_in_text_blocks_and_an_override_cannot_let_it_out(
     view = export.start_export(demo_ctx, chair, study_id)
     assert [h.kind for h in view.text_hits] == ["name"]
     assert given.lower() not in view.text_hits[0].excerpt.lower()
+    with pytest.raises(ValidationError, match="holds an identifier"):
+        export.override_text(demo_ctx, chair, view.id, reason=f"{given} is a made-up name")
     export.override_text(demo_ctx, chair, view.id, reason="the chair misjudged it")
     with pytest.raises(PackageRejectedError, match="did not pass verification") as refused:
         export.confirm_and_publish(demo_ctx, chair, view.id)
