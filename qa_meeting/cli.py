@@ -334,7 +334,9 @@ def _export_one(
                 )
             view = mine[0]
             if view.status is ExportStatus.AWAITING_CONFIRMATION:
-                view = export.confirm_and_publish(ctx, CLI_ACTOR, view.id)
+                view = export.confirm_and_publish(
+                    ctx, CLI_ACTOR, view.id, looked_at_every_frame=True
+                )
             if view.status is ExportStatus.PUBLISHED and view.package_path is not None:
                 out_dir.mkdir(parents=True, exist_ok=True)
                 archive = out_dir / f"{view.package_id}.zip"

@@ -134,7 +134,9 @@ def _confirm(actor: Actor, view: ExportView) -> None:
         st.warning("Tick the box once you have looked at every frame.")
     elif publish:
         with st.spinner("Writing and verifying the package…"), reported_errors():
-            export.confirm_and_publish(resources.app_context(), actor, view.id)
+            export.confirm_and_publish(
+                resources.app_context(), actor, view.id, looked_at_every_frame=confirmed
+            )
             st.rerun()
 
 

@@ -243,9 +243,20 @@ def override_text(ctx: AppContext, actor: Actor, export_id: int, *, reason: str)
         return _view(ctx, row)
 
 
-def confirm_and_publish(ctx: AppContext, actor: Actor, export_id: int) -> ExportView:
-    """The actor confirms they looked at every contact sheet: write, verify, add to the bank."""
+def confirm_and_publish(
+    ctx: AppContext, actor: Actor, export_id: int, *, looked_at_every_frame: bool
+) -> ExportView:
+    """The actor confirms they looked at every contact sheet: write, verify, add to the bank.
+
+    ``looked_at_every_frame`` is the human check of PRODUCT.md section 6: without it nothing
+    leaves, whoever calls (the page's checkbox, the CLI's --confirm-reviewed).
+    """
     require_staff(actor, "confirm and publish an export")
+    if not looked_at_every_frame:
+        raise ValidationError(
+            "Nothing is published before a person has looked at every cleaned frame.",
+            "Look at each loop's contact sheet, then confirm that no identifier is visible.",
+        )
     protocols = load_protocols(ctx.settings.protocols_dir)
     with transaction(ctx.engine) as session:
         row = _row(session, export_id)

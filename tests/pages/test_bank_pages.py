@@ -57,7 +57,7 @@ def _publish(ctx: AppContext, study_id: int) -> export.ExportView:
     case = next(c for c in export.approved_cases(ctx, chair) if c.study_id == study_id)
     view = export.start_export(ctx, chair, study_id, meeting_id=case.meeting_id)
     assert view.status is ExportStatus.AWAITING_CONFIRMATION, view.message
-    return export.confirm_and_publish(ctx, chair, view.id)
+    return export.confirm_and_publish(ctx, chair, view.id, looked_at_every_frame=True)
 
 
 def _approved(ctx: AppContext) -> list[int]:

@@ -29,7 +29,7 @@ def bank_ctx(demo_template: Path, tmp_path_factory: pytest.TempPathFactory) -> I
     chair = actor_named(context, "chair1")
     for case in export.approved_cases(context, chair):
         view = export.start_export(context, chair, case.study_id)
-        export.confirm_and_publish(context, chair, view.id)
+        export.confirm_and_publish(context, chair, view.id, looked_at_every_frame=True)
     yield context
     context.engine.dispose()
 

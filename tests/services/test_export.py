@@ -94,7 +94,7 @@ def test_an_approved_demo_case_goes_to_the_bank_clean(demo_ctx: AppContext) -> N
             clip.contact_sheet.parent
             == demo_ctx.settings.data_dir / "exports" / str(view.id) / "review"
         )
-    published = export.confirm_and_publish(demo_ctx, expert, view.id)
+    published = export.confirm_and_publish(demo_ctx, expert, view.id, looked_at_every_frame=True)
     assert published.status is ExportStatus.PUBLISHED and published.package_path is not None
     assert published.package_path == demo_ctx.settings.data_dir / "bank" / published.package_id
     with transaction(demo_ctx.engine) as session:
@@ -127,7 +127,7 @@ def test_a_planted_nhs_number_blocks_until_the_chair_overrides(demo_ctx: AppCont
     assert (hit.kind, hit.field) == ("nhs_number", "teaching point 2")
     assert "[nhs number]" in hit.excerpt and "5919" not in hit.excerpt
     with pytest.raises(ConflictError, match="only an export awaiting confirmation"):
-        export.confirm_and_publish(demo_ctx, chair, view.id)
+        export.confirm_and_publish(demo_ctx, chair, view.id, looked_at_every_frame=True)
     with pytest.raises(PermissionDeniedError):
         export.override_text(demo_ctx, trainee, view.id, reason="not a real number")
     with pytest.raises(ValidationError, match="holds an identifier"):
@@ -160,7 +160,7 @@ def test_the_patient_name_in_text_blocks_and_an_override_cannot_let_it_out(
         export.override_text(demo_ctx, chair, view.id, reason=f"{given} is a made-up name")
     export.override_text(demo_ctx, chair, view.id, reason="the chair misjudged it")
     with pytest.raises(PackageRejectedError, match="did not pass verification") as refused:
-        export.confirm_and_publish(demo_ctx, chair, view.id)
+        export.confirm_and_publish(demo_ctx, chair, view.id, looked_at_every_frame=True)
     assert given.lower() not in str(refused.value).lower()
     assert export.export_view(demo_ctx, chair, view.id).status is ExportStatus.FAILED
     assert not (demo_ctx.settings.data_dir / "bank").exists() or not any(
@@ -201,7 +201,7 @@ def test_a_loop_without_regions_needs_a_mask_drawn_by_an_expert(
     assert (waiting.status, waiting.contact_sheet, waiting.mask) == ("needs_mask", None, None)
     assert (waiting.rows, waiting.columns) == (200, 240) and "needs a mask" in waiting.reason
     with pytest.raises(ConflictError):
-        export.confirm_and_publish(demo_ctx, expert, view.id)
+        export.confirm_and_publish(demo_ctx, expert, view.id, looked_at_every_frame=True)
     with pytest.raises(PermissionDeniedError):
         export.set_mask(
             demo_ctx, actor_named(demo_ctx, "trainee1"), view.id, clip_id, Rect(0, 0, 9, 9)
@@ -216,7 +216,7 @@ def test_a_loop_without_regions_needs_a_mask_drawn_by_an_expert(
     assert fixed.status is ExportStatus.AWAITING_CONFIRMATION
     again = export.start_export(demo_ctx, chair, study_id)  # the drawn mask is kept
     assert again.status is ExportStatus.AWAITING_CONFIRMATION
-    published = export.confirm_and_publish(demo_ctx, expert, view.id)
+    published = export.confirm_and_publish(demo_ctx, expert, view.id, looked_at_every_frame=True)
     assert published.package_path is not None
     assert len(read_package(published.package_path).clips) == 2
     originals = _identifiers(_originals(demo_ctx, study_id)) | {MARKER}
@@ -239,7 +239,7 @@ def test_a_failure_while_publishing_leaves_no_package(
         else:
             patch.setattr(repository, "add_bank_case", broken)
         with pytest.raises(RuntimeError, match="disk went away"):
-            export.confirm_and_publish(demo_ctx, chair, view.id)
+            export.confirm_and_publish(demo_ctx, chair, view.id, looked_at_every_frame=True)
     bank = demo_ctx.settings.data_dir / "bank"
     assert not bank.exists() or list(bank.iterdir()) == []
     folder = demo_ctx.settings.data_dir / "exports" / str(view.id)
@@ -250,7 +250,10 @@ def test_a_failure_while_publishing_leaves_no_package(
         assert repository.list_bank_cases(session=session) == []
         events = repository.list_audit_events(session=session, action="export.publish")
         assert [(e.outcome, e.detail) for e in events] == [("failed", "RuntimeError")]
-    assert export.confirm_and_publish(demo_ctx, chair, view.id).status is ExportStatus.PUBLISHED
+    assert (
+        export.confirm_and_publish(demo_ctx, chair, view.id, looked_at_every_frame=True).status
+        is ExportStatus.PUBLISHED
+    )
 
 
 def test_what_is_refused_and_to_whom(demo_ctx: AppContext) -> None:
@@ -280,7 +283,7 @@ def test_pushing_sends_the_package_loops_and_its_kos(
 ) -> None:
     chair = actor_named(demo_ctx, "chair1")
     view = export.start_export(demo_ctx, chair, _first_case(demo_ctx))
-    published = export.confirm_and_publish(demo_ctx, chair, view.id)
+    published = export.confirm_and_publish(demo_ctx, chair, view.id, looked_at_every_frame=True)
     with pytest.raises(ConfigurationError, match="DICOMweb is not configured"):
         export.push_export(demo_ctx, chair, view.id)
     sent: list[Path] = []
@@ -306,7 +309,7 @@ def test_text_added_after_the_check_stops_the_publication(demo_ctx: AppContext) 
     assert view.status is ExportStatus.AWAITING_CONFIRMATION
     _plant(demo_ctx, study_id, "Call 07700 900123 for the echo report.")
     with pytest.raises(ConflictError, match="text changed after the export was checked"):
-        export.confirm_and_publish(demo_ctx, chair, view.id)
+        export.confirm_and_publish(demo_ctx, chair, view.id, looked_at_every_frame=True)
     stopped = export.export_view(demo_ctx, chair, view.id)
     assert stopped.status is ExportStatus.BLOCKED and "text changed" in stopped.message
     with pytest.raises(ConflictError, match="text changed"):
@@ -316,3 +319,15 @@ def test_text_added_after_the_check_stops_the_publication(demo_ctx: AppContext) 
         0
     ].excerpt
     assert not (demo_ctx.settings.data_dir / "bank").exists()
+
+
+def test_nothing_is_published_without_the_human_check(demo_ctx: AppContext) -> None:
+    from qa_meeting.errors import ValidationError
+
+    chair = actor_named(demo_ctx, "chair1")
+    case = export.approved_cases(demo_ctx, chair)[0]
+    view = export.start_export(demo_ctx, chair, case.study_id, meeting_id=case.meeting_id)
+    assert view.status is ExportStatus.AWAITING_CONFIRMATION
+    with pytest.raises(ValidationError, match="looked at every cleaned frame"):
+        export.confirm_and_publish(demo_ctx, chair, view.id, looked_at_every_frame=False)
+    assert export.export_view(demo_ctx, chair, view.id).status is ExportStatus.AWAITING_CONFIRMATION
