@@ -26,8 +26,6 @@ import numpy as np
 from numpy.typing import NDArray
 from PIL import Image, ImageDraw, ImageFont
 from pydicom.dataset import Dataset
-from pydicom.filebase import DicomBytesIO
-from pydicom.filewriter import write_dataset
 from pydicom.pixels.utils import iter_pixels
 from pydicom.uid import PYDICOM_IMPLEMENTATION_UID, ExplicitVRLittleEndian
 
@@ -41,6 +39,7 @@ from qa_meeting.domain.deid import (
 )
 from qa_meeting.domain.scans import DicomHeader
 from qa_meeting.imaging.colour import GREY, CineDecodeError
+from qa_meeting.imaging.deid_header import encode_dataset
 from qa_meeting.imaging.deid_profile import GREY_DISPLAY_KEYWORDS
 from qa_meeting.imaging.frames import MAX_FRAMES, iter_rgb_frames
 
@@ -255,14 +254,11 @@ PREAMBLE = b"\0" * 128
 
 def encode_header(ds: Dataset, sop_class: str, sop_instance: str) -> bytes:
     """``ds`` as a DICOM file up to (not including) Pixel Data, with a zeroed preamble."""
-    buffer = DicomBytesIO()
-    buffer.is_little_endian, buffer.is_implicit_VR = True, False
-    buffer.write(PREAMBLE + b"DICM" + _file_meta(sop_class, sop_instance))
     try:
-        write_dataset(buffer, ds)
+        body = encode_dataset(ds)
     except Exception as exc:  # an encoding pydicom refuses is a header we cannot vouch for
         raise DeidRefusedError(f"The de-identified header cannot be encoded: {exc}") from exc
-    return buffer.getvalue()
+    return PREAMBLE + b"DICM" + _file_meta(sop_class, sop_instance) + body
 
 
 def _file_meta(sop_class: str, sop_instance: str) -> bytes:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import io
 from pathlib import Path
 from typing import Any
@@ -10,6 +11,8 @@ import numpy as np
 import pydicom
 import pytest
 from PIL import Image
+from pydicom.filebase import DicomBytesIO
+from pydicom.filewriter import write_dataset
 
 from qa_meeting.domain.cine import UltrasoundRegion
 from qa_meeting.domain.deid import (
@@ -23,6 +26,7 @@ from qa_meeting.domain.deid import (
     plan_pixels,
 )
 from qa_meeting.errors import ConfigurationError, ValidationError
+from qa_meeting.imaging.deid_header import encode_dataset
 from qa_meeting.imaging.deid_pixels import (
     ContactSheet,
     PixelLayout,
@@ -30,9 +34,11 @@ from qa_meeting.imaging.deid_pixels import (
     load_pixel_rules,
     write_pixel_data,
 )
+from qa_meeting.imaging.deid_profile import HeaderPolicy
+from qa_meeting.imaging.deidentify import deidentify_header
 from qa_meeting.imaging.frames import CineDecodeError
 from qa_meeting.imaging.synthetic import CineSpec, build_dataset
-from tests.imaging.test_deidentify import marked_dataset, read, run, write
+from tests.imaging.test_deidentify import KEYS, marked_dataset, read, run, write
 
 RULE = PixelRule("Acme 9", "ACME", "Nine", 100, 120, (Rect(0, 0, 119, 9),))
 
@@ -206,3 +212,40 @@ def test_sixteen_bit_grey_stays_sixteen_bit_grey(tmp_path: Path) -> None:
     )
     assert out.pixel_array.dtype == np.uint16 and out.pixel_array.max() == pixels[:, 33:].max()
     assert Image.open(io.BytesIO(sheet)).format == "PNG"
+
+
+@pytest.mark.parametrize(
+    ("syntax", "charset"),
+    [
+        (pydicom.uid.ExplicitVRLittleEndian, "ISO_IR 192"),
+        (pydicom.uid.ExplicitVRLittleEndian, "ISO_IR 100"),
+        (pydicom.uid.ImplicitVRLittleEndian, "ISO_IR 100"),
+        (pydicom.uid.ExplicitVRBigEndian, None),
+    ],
+)
+def test_header_encoder_writes_what_pydicom_writes(
+    tmp_path: Path, syntax: str, charset: str | None
+) -> None:
+    """Raw, made, nested, non-ASCII and converted elements: the same bytes as write_dataset."""
+    ds = marked_dataset()
+    ds.file_meta.TransferSyntaxUID = syntax
+    ds.SpecificCharacterSet = charset
+    ds.PatientName, ds.InstitutionName = "Müller^Zoë", "Hôpital Général"
+    ds.DeidentificationMethod = ["one", "two"]  # a kept multi-valued LO
+    ds.FrameTime, ds.LossyImageCompressionRatio = 33.3, ["10", "12.5"]
+    path = tmp_path / "in.dcm"
+    ds.save_as(path, enforce_file_format=True)
+    for mode in ("raw", "deidentified"):
+        header = pydicom.dcmread(path, stop_before_pixels=True)
+        if mode == "deidentified":
+            deidentify_header(
+                header,
+                pseudonym="CASE^ONE",
+                keys=KEYS,
+                policy=HeaderPolicy(),
+                pixels_cleaned=True,
+            )
+        expected = DicomBytesIO()
+        expected.is_little_endian, expected.is_implicit_VR = True, False
+        write_dataset(expected, copy.deepcopy(header))
+        assert encode_dataset(header) == expected.getvalue()
