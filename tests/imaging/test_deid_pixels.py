@@ -224,7 +224,7 @@ def test_sixteen_bit_grey_stays_sixteen_bit_grey(tmp_path: Path) -> None:
     ],
 )
 def test_header_encoder_writes_what_pydicom_writes(
-    tmp_path: Path, syntax: str, charset: str | None
+    tmp_path: Path, syntax: pydicom.uid.UID, charset: str | None
 ) -> None:
     """Raw, made, nested, non-ASCII and converted elements: the same bytes as write_dataset."""
     ds = marked_dataset()
