@@ -13,12 +13,14 @@ from __future__ import annotations
 import struct
 from typing import Any
 
+from pydicom import config
 from pydicom.charset import convert_encodings, default_encoding
 from pydicom.dataelem import DataElement, RawDataElement
 from pydicom.dataset import Dataset
 from pydicom.filebase import DicomBytesIO
 from pydicom.filewriter import write_data_element, write_dataset
 from pydicom.multival import MultiValue
+from pydicom.tag import BaseTag
 from pydicom.valuerep import EXPLICIT_VR_LENGTH_32
 
 _EXPLICIT_LE = (False, True)
@@ -112,7 +114,10 @@ def _item(item: Dataset, encodings: list[str]) -> bytes:
 
 def _packed(elem: DataElement, vr: str, encodings: list[str]) -> bytes | None:
     """The value of a plain string or integer element, as pydicom writes it; else None."""
-    value = elem.value
+    return _encoded(vr, elem.value, encodings)
+
+
+def _encoded(vr: str, value: Any, encodings: list[str]) -> bytes | None:
     if vr in _NUMBERS:
         if type(value) is int:
             try:
@@ -122,15 +127,35 @@ def _packed(elem: DataElement, vr: str, encodings: list[str]) -> bytes | None:
         return None
     if vr in _FLOATS:
         return struct.pack(_FLOATS[vr], value) if type(value) is float else None
-    if vr in _ASCII_VRS or (vr in _TEXT_VRS and encodings[0] in _ASCII_CODECS):
-        if isinstance(value, list | MultiValue) and all(type(v) is str for v in value):
+    plain_pn = vr == "PN" and isinstance(value, str) and "=" not in value
+    if vr in _ASCII_VRS or ((vr in _TEXT_VRS or plain_pn) and encodings[0] in _ASCII_CODECS):
+        if isinstance(value, list | tuple | MultiValue) and all(type(v) is str for v in value):
             value = "\\".join(value)
         if not isinstance(value, str) or not value.isascii():
             return None
         if len(value) % 2:
             value += "\0" if vr == "UI" else " "
-        return value.encode("ascii")
+        encoded: bytes = value.encode("ascii")
+        return encoded
     return None
+
+
+def made_element(tag: int, vr: str, value: Any, encodings: list[str]) -> Any:
+    """A new element for a dataset read as Explicit VR Little Endian: kept encoded (raw) when
+    it is plain ASCII or a number, so writing it is a copy; else a ``DataElement``."""
+    encoded = _encoded(vr, value, encodings) if vr != "SQ" else None
+    if encoded is None or (vr not in _LONG_VRS and len(encoded) > 0xFFFF):
+        return DataElement(tag, vr, value, validation_mode=config.IGNORE)
+    return RawDataElement(BaseTag(tag), vr, len(encoded), encoded, 0, False, True)
+
+
+def frozen(elem: DataElement, encodings: list[str]) -> RawDataElement:
+    """``elem`` (a sequence of made items too) encoded once, as a raw element to share."""
+    whole = _element(elem, encodings, encodings)
+    value = whole[12 if elem.VR in _LONG_VRS else 8 :]
+    if elem.VR == "SQ" and elem.is_undefined_length:
+        raise ValueError("Only sequences of defined length can be frozen")
+    return RawDataElement(BaseTag(elem.tag), elem.VR, len(value), value, 0, False, True)
 
 
 def _pydicom_element(elem: Any, charset: Any) -> bytes:

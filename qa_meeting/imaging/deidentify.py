@@ -13,12 +13,13 @@ Anything this module cannot vouch for (a value it cannot parse, an unexpected VR
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cache
 from pathlib import Path
 from typing import Any, BinaryIO
 
 import pydicom
 from pydicom import config
-from pydicom.dataelem import DataElement
+from pydicom.dataelem import DataElement, RawDataElement
 from pydicom.dataset import Dataset
 from pydicom.sequence import Sequence
 from pydicom.uid import ExplicitVRLittleEndian
@@ -38,6 +39,7 @@ from qa_meeting.domain.deid import (
 )
 from qa_meeting.imaging import deid_pixels as pixels
 from qa_meeting.imaging.deflated import inflated_copy
+from qa_meeting.imaging.deid_header import frozen, made_element
 from qa_meeting.imaging.deid_profile import (
     PROFILE_TEXT,
     TEXT_VRS,
@@ -98,7 +100,8 @@ def deidentify_header(
     offset = keys.date_offset_days(patient_key(ds)) if policy.shift_dates else None
     log = _Log()
     rules = header_rules(policy)
-    _clean(ds, rules, _Context(keys, name, offset, encodings_of(ds)), log, "")
+    encodings = encodings_of(ds)
+    _clean(ds, rules, _Context(keys, name, offset, encodings), log, "")
     options = [DeidOption.BASIC_PROFILE]
     if pixels_cleaned:
         options.append(DeidOption.CLEAN_PIXEL_DATA)
@@ -106,7 +109,9 @@ def deidentify_header(
         options.append(DeidOption.RETAIN_MODIFIED_DATES)
     if _kept_characteristics(ds):
         options.append(DeidOption.RETAIN_PATIENT_CHARACTERISTICS)
-    _mark(ds, options, pixels_cleaned, dates_kept=offset is not None)
+    marks = _marks(tuple(options), pixels_cleaned, offset is not None, tuple(encodings))
+    for element in marks:
+        ds[element.tag] = element
     return tuple(options), log, offset
 
 
@@ -139,7 +144,8 @@ def _clean(ds: Dataset, rules: Rules, context: _Context, log: _Log, path: str) -
             raise DeidRefusedError(f"The value of {label} cannot be read.") from exc
         new = _treated(values, treatment, vr, context, label, log)
         if new is not None:
-            ds[tag] = _made(number, vr, new[0] if len(new) == 1 else new)
+            value = new[0] if len(new) == 1 else new
+            ds[tag] = made_element(number, vr, value, context.encodings)
 
 
 def _treated(
@@ -204,7 +210,14 @@ def _sequence(ds: Dataset, tag: int, label: str) -> Sequence:
     return value
 
 
-def _mark(ds: Dataset, options: list[DeidOption], pixels_cleaned: bool, dates_kept: bool) -> None:
+@cache
+def _marks(
+    options: tuple[DeidOption, ...],
+    pixels_cleaned: bool,
+    dates_kept: bool,
+    encodings: tuple[str, ...],
+) -> tuple[RawDataElement, ...]:
+    """The attributes that say what was done, encoded once per kind of export and shared."""
     codes = []
     for option in options:
         item = Dataset()
@@ -212,6 +225,7 @@ def _mark(ds: Dataset, options: list[DeidOption], pixels_cleaned: bool, dates_ke
         item.add(_made(0x00080102, "SH", "DCM"))  # Coding Scheme Designator
         item.add(_made(0x00080104, "LO", option.meaning))  # Code Meaning
         codes.append(item)
+    elements = []
     for tag, vr, value in (
         (0x00120062, "CS", "YES"),  # Patient Identity Removed
         (0x00120063, "LO", list(METHOD)),  # De-identification Method
@@ -219,7 +233,8 @@ def _mark(ds: Dataset, options: list[DeidOption], pixels_cleaned: bool, dates_ke
         (0x00280301, "CS", "NO" if pixels_cleaned else "YES"),  # Burned In Annotation
         (0x00280303, "CS", "MODIFIED" if dates_kept else "REMOVED"),  # Longitudinal Temporal..
     ):
-        ds[tag] = _made(tag, vr, value)
+        elements.append(frozen(_made(tag, vr, value), list(encodings)))
+    return tuple(elements)
 
 
 def _made(tag: int, vr: str, value: Any) -> DataElement:
