@@ -39,7 +39,7 @@ from qa_meeting.domain.deid import (
 )
 from qa_meeting.domain.scans import DicomHeader
 from qa_meeting.imaging.colour import GREY, CineDecodeError
-from qa_meeting.imaging.deid_header import encode_dataset
+from qa_meeting.imaging.deid_header import encode_dataset, holds_encoded
 from qa_meeting.imaging.deid_profile import GREY_DISPLAY_KEYWORDS
 from qa_meeting.imaging.frames import MAX_FRAMES, iter_rgb_frames
 
@@ -51,6 +51,16 @@ SHEET_COLUMNS = 6
 SHEET_BUDGET_BYTES = 48 * 2**20  # thumbnails kept for the sheet, whatever the loop's length
 _LABEL_HEIGHT = 14
 _MAX_NATIVE_BYTES = 0xFFFFFFFE  # an explicit-length Pixel Data value must fit 32 bits
+_PIXEL_TAGS = {
+    "Rows": 0x00280010,
+    "Columns": 0x00280011,
+    "SamplesPerPixel": 0x00280002,
+    "PhotometricInterpretation": 0x00280004,
+    "BitsAllocated": 0x00280100,
+    "BitsStored": 0x00280101,
+    "HighBit": 0x00280102,
+    "PixelRepresentation": 0x00280103,
+}
 _LOSSY_SYNTAXES = frozenset(
     {"1.2.840.10008.1.2.4.50", "1.2.840.10008.1.2.4.51", "1.2.840.10008.1.2.4.81"}
     | {"1.2.840.10008.1.2.4.91", "1.2.840.10008.1.2.4.203", "1.2.840.10008.1.2.4.201"}
@@ -112,10 +122,18 @@ def output_layout(header: DicomHeader, ds: Dataset) -> PixelLayout:
 
 def set_pixel_attributes(ds: Dataset, layout: PixelLayout, source_syntax: str) -> None:
     """The Image Pixel attributes of the cleaned pixels; lossy history carried over."""
-    ds.Rows, ds.Columns = layout.rows, layout.columns
-    ds.SamplesPerPixel, ds.PhotometricInterpretation = layout.samples, layout.photometric
-    ds.BitsAllocated, ds.BitsStored = layout.bits_allocated, layout.bits_stored
-    ds.HighBit, ds.PixelRepresentation = layout.bits_stored - 1, layout.pixel_representation
+    for keyword, vr, value in (
+        ("Rows", "US", layout.rows),
+        ("Columns", "US", layout.columns),
+        ("SamplesPerPixel", "US", layout.samples),
+        ("PhotometricInterpretation", "CS", layout.photometric),
+        ("BitsAllocated", "US", layout.bits_allocated),
+        ("BitsStored", "US", layout.bits_stored),
+        ("HighBit", "US", layout.bits_stored - 1),
+        ("PixelRepresentation", "US", layout.pixel_representation),
+    ):
+        if not holds_encoded(ds, _PIXEL_TAGS[keyword], vr, value):
+            setattr(ds, keyword, value)  # an element read as it would be written stays raw
     if layout.samples > 1:
         ds.PlanarConfiguration = 0
         for keyword in GREY_DISPLAY_KEYWORDS:
