@@ -152,9 +152,7 @@ def made_element(tag: int, vr: str, value: Any, encodings: list[str]) -> Any:
 def holds_encoded(ds: Dataset, tag: int, vr: str, value: Any) -> bool:
     """Whether ``ds`` holds ``tag`` still raw, of ``vr``, with exactly the bytes ``value`` would
     be written as (in a dataset read as Explicit VR Little Endian)."""
-    if ds.original_encoding != _EXPLICIT_LE or tag not in ds._dict:
-        return False
-    elem = ds._dict[tag]
+    elem = ds._dict.get(BaseTag(tag)) if ds.original_encoding == _EXPLICIT_LE else None
     if not isinstance(elem, RawDataElement) or vr != elem.VR or elem.value is None:
         return False
     return elem.value == _encoded(vr, value, ["iso8859"])  # only ASCII text is compared
