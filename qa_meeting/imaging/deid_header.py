@@ -46,14 +46,23 @@ def encode_dataset(ds: Dataset, parent_encoding: str | list[str] = default_encod
         return _pydicom_dataset(ds, parent_encoding)  # pydicom converts and corrects it
     charset = ds.get("SpecificCharacterSet", parent_encoding)
     encodings = convert_encodings(charset or [default_encoding])
-    parts: list[bytes] = []
-    get_item = ds.get_item
-    for tag in sorted(ds.keys()):
-        if tag & 0xFFFF == 0 and tag >> 16 > 6:
-            continue  # retired group length, never written
-        elem = get_item(tag)
-        parts.append(_element(elem, charset, encodings))
-    return b"".join(parts)
+    return b"".join(
+        _element(elem, charset, encodings)
+        for elem in elements_of(ds)
+        if elem.tag & 0xFFFF or elem.tag >> 16 <= 6  # retired group lengths are never written
+    )
+
+
+def elements_of(ds: Dataset) -> list[Any]:
+    """``list(ds.elements())``, faster: in tag order, raw elements left raw."""
+    return [
+        ds.get_item(tag) if elem.value is None and isinstance(elem, RawDataElement) else elem
+        for tag, elem in sorted(ds._dict.items(), key=_first)
+    ]
+
+
+def _first(pair: tuple[int, Any]) -> int:
+    return int(pair[0])
 
 
 def _all_made(ds: Dataset) -> bool:

@@ -29,6 +29,7 @@ from pydicom.valuerep import PN_DELIMS, TEXT_VR_DELIMS
 
 from qa_meeting.domain.deid import DeidRefusedError
 from qa_meeting.errors import ConfigurationError
+from qa_meeting.imaging.deid_header import elements_of
 
 PROFILE_EDITION = "2026c"
 PROFILE_TEXT = f"DICOM PS3.15 {PROFILE_EDITION} Basic Profile"
@@ -286,7 +287,7 @@ def identifying_values(ds: Dataset) -> dict[str, str]:
     encodings = encodings_of(ds)
 
     def visit(dataset: Dataset, path: str) -> None:
-        for item in dataset.elements():  # raw elements are not converted
+        for item in elements_of(dataset):  # raw elements are not converted
             number = tag = int(item.tag)
             vr, listed = _raw_vr(item, number), table.action(number) is not None
             private = bool(number >> 16 & 1)

@@ -39,7 +39,7 @@ from qa_meeting.domain.deid import (
 )
 from qa_meeting.imaging import deid_pixels as pixels
 from qa_meeting.imaging.deflated import inflated_copy
-from qa_meeting.imaging.deid_header import frozen, made_element
+from qa_meeting.imaging.deid_header import elements_of, frozen, made_element
 from qa_meeting.imaging.deid_profile import (
     PROFILE_TEXT,
     TEXT_VRS,
@@ -120,7 +120,7 @@ def _kept_characteristics(ds: Dataset) -> bool:
 
 
 def _clean(ds: Dataset, rules: Rules, context: _Context, log: _Log, path: str) -> None:
-    for item in list(ds.elements()):  # raw elements stay raw unless we need their values
+    for item in elements_of(ds):  # raw elements stay raw unless we need their values
         number = tag = int(item.tag)
         treatment = rules.treatments.get(number)
         label = path + tag_name(number)
