@@ -20,9 +20,12 @@ Pixel size comes from the Sequence of Ultrasound Regions (0018,6011), item by it
 from __future__ import annotations
 
 import math
+import struct
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
+
+from pydicom.dataelem import RawDataElement
 
 from qa_meeting.domain.cine import FrameRateSource, UltrasoundRegion
 
@@ -160,25 +163,73 @@ def _numbers(ds: Any, keyword: str) -> list[float]:
         return []
 
 
+# Each region attribute read, in ``UltrasoundRegion`` order: its keyword, tag, VR, and the value
+# it takes when absent or empty (None: required, the item is left out without it).
+_REGION_FIELDS: tuple[tuple[str, int, str, float | None], ...] = (
+    ("RegionLocationMinX0", 0x00186018, "UL", None),
+    ("RegionLocationMinY0", 0x0018601A, "UL", None),
+    ("RegionLocationMaxX1", 0x0018601C, "UL", None),
+    ("RegionLocationMaxY1", 0x0018601E, "UL", None),
+    ("PhysicalDeltaX", 0x0018602C, "FD", 0.0),
+    ("PhysicalDeltaY", 0x0018602E, "FD", 0.0),
+    ("PhysicalUnitsXDirection", 0x00186024, "US", 0),
+    ("PhysicalUnitsYDirection", 0x00186026, "US", 0),
+    ("RegionDataType", 0x00186014, "US", 0),
+    ("RegionSpatialFormat", 0x00186012, "US", 0),
+)
+_STRUCTS = {  # (little endian, VR): the struct of one value
+    (little, vr): struct.Struct(("<" if little else ">") + code)
+    for little in (True, False)
+    for vr, code in (("UL", "L"), ("US", "H"), ("FD", "d"))
+}
+_SLOW = object()  # a value only pydicom's conversion can give
+
+
 def ultrasound_regions(ds: Any) -> tuple[UltrasoundRegion, ...]:
-    """The Sequence of Ultrasound Regions; malformed items are left out (tolerant on read)."""
+    """The Sequence of Ultrasound Regions; malformed items are left out (tolerant on read).
+
+    The few attributes read are unpacked straight from the raw bytes of each item (converting
+    every element of the item through pydicom costs far more); any element that is not plain
+    (converted already, deferred, of another VR, empty or multi-valued...) goes through pydicom.
+    """
     regions = []
     for item in ds.get("SequenceOfUltrasoundRegions") or ():
         try:
-            region = UltrasoundRegion(
-                x0=int(item.RegionLocationMinX0),
-                y0=int(item.RegionLocationMinY0),
-                x1=int(item.RegionLocationMaxX1),
-                y1=int(item.RegionLocationMaxY1),
-                physical_delta_x=float(item.get("PhysicalDeltaX") or 0.0),
-                physical_delta_y=float(item.get("PhysicalDeltaY") or 0.0),
-                physical_units_x=int(item.get("PhysicalUnitsXDirection") or 0),
-                physical_units_y=int(item.get("PhysicalUnitsYDirection") or 0),
-                region_data_type=int(item.get("RegionDataType") or 0),
-                region_spatial_format=int(item.get("RegionSpatialFormat") or 0),
-            )
+            region = UltrasoundRegion(*[_region_value(item, *field) for field in _REGION_FIELDS])
         except (AttributeError, TypeError, ValueError):
             continue
         if region.x0 <= region.x1 and region.y0 <= region.y1:
             regions.append(region)
     return tuple(regions)
+
+
+def _region_value(item: Any, keyword: str, tag: int, vr: str, default: float | None) -> Any:
+    """One region attribute, as ``int(item.X)`` or ``float(item.get(X) or default)`` gives it."""
+    convert = float if vr == "FD" else int
+    value = _raw_number(item, tag, vr)
+    if value is _SLOW:
+        if default is None:
+            return convert(getattr(item, keyword))  # AttributeError when absent: left out
+        return convert(item.get(keyword) or default)
+    if value is None:  # empty: pydicom gives None
+        if default is None:
+            raise TypeError(f"{keyword} is empty")  # as int(None) would
+        return convert(default)
+    return convert(value if default is None else value or default)
+
+
+def _raw_number(item: Any, tag: int, vr: str) -> Any:
+    """The single value of a still-raw element of ``vr``; None when empty; else ``_SLOW``."""
+    elements = getattr(item, "_dict", None)
+    elem = elements.get(tag) if isinstance(elements, dict) else None
+    if type(elem) is not RawDataElement or elem.VR not in (vr, None):
+        return _SLOW  # absent, converted, or of another VR: pydicom decides
+    raw = elem.value
+    if not isinstance(raw, bytes):
+        return _SLOW  # a deferred read
+    if not raw:
+        return None
+    unpacker = _STRUCTS[bool(elem.is_little_endian), vr]
+    if len(raw) != unpacker.size:
+        return _SLOW  # several values, or a length only pydicom can judge
+    return unpacker.unpack(raw)[0]
