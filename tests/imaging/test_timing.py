@@ -12,7 +12,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 from pydicom.dataset import Dataset
+from pydicom.filebase import DicomBytesIO
 from pydicom.filereader import read_dataset
+from pydicom.filewriter import write_dataset
 
 from qa_meeting.domain.cine import (
     FrameRateSource,
@@ -276,3 +278,68 @@ def test_distance_mm() -> None:
     assert distance_mm((), (1, 1), (2, 2)) is None
     flat = UltrasoundRegion(0, 0, 9, 9, 0.0, math.nan, 3, 3, 1)
     assert distance_mm((flat,), (1, 1), (2, 2)) is None
+
+
+def _regions_through_pydicom(ds: Dataset) -> tuple[UltrasoundRegion, ...]:
+    """What ``ultrasound_regions`` gave when it converted every value through pydicom."""
+    regions = []
+    for item in ds.get("SequenceOfUltrasoundRegions") or ():
+        try:
+            region = UltrasoundRegion(
+                x0=int(item.RegionLocationMinX0),
+                y0=int(item.RegionLocationMinY0),
+                x1=int(item.RegionLocationMaxX1),
+                y1=int(item.RegionLocationMaxY1),
+                physical_delta_x=float(item.get("PhysicalDeltaX") or 0.0),
+                physical_delta_y=float(item.get("PhysicalDeltaY") or 0.0),
+                physical_units_x=int(item.get("PhysicalUnitsXDirection") or 0),
+                physical_units_y=int(item.get("PhysicalUnitsYDirection") or 0),
+                region_data_type=int(item.get("RegionDataType") or 0),
+                region_spatial_format=int(item.get("RegionSpatialFormat") or 0),
+            )
+        except (AttributeError, TypeError, ValueError):
+            continue
+        if region.x0 <= region.x1 and region.y0 <= region.y1:
+            regions.append(region)
+    return tuple(regions)
+
+
+def _odd_items(implicit: bool) -> list[Dataset]:
+    empty_corner, empty_delta, two_deltas = _item(), _item(), _item()
+    empty_corner.RegionLocationMinX0 = None
+    empty_delta.PhysicalDeltaX = None
+    two_deltas.PhysicalDeltaY = [0.1, 0.2]
+    negative_zero, no_units, big = _item(PhysicalDeltaX=-0.0), _item(), _item()
+    del no_units.PhysicalUnitsXDirection
+    big.RegionLocationMaxX1, big.RegionLocationMaxY1 = 2**32 - 1, 2**31
+    wrong_vr = _item()
+    wrong_vr.add_new(0x00186018, "US", 5)  # Region Location Min X0 is UL
+    corners_as_pair = _item()
+    corners_as_pair.add_new(0x0018601C, "UL", [400, 401])
+    nan = _item(PhysicalDeltaY=math.nan, RegionDataType=0)
+    return [
+        *(_item(), empty_corner, empty_delta, two_deltas, negative_zero, no_units, big),
+        *(corners_as_pair, nan),
+        *(() if implicit else (wrong_vr,)),  # implicit VR: a 2-byte UL pydicom refuses
+    ]
+
+
+@pytest.mark.parametrize("implicit,little", [(True, True), (False, True), (False, False)])
+def test_ultrasound_regions_from_raw_bytes_match_pydicom(implicit: bool, little: bool) -> None:
+    source = _ds(SequenceOfUltrasoundRegions=_odd_items(implicit))
+    buffer = DicomBytesIO()
+    buffer.is_implicit_VR, buffer.is_little_endian = implicit, little
+    write_dataset(buffer, source)
+
+    def parsed() -> Dataset:
+        return read_dataset(BytesIO(buffer.getvalue()), implicit, little)
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        ours, theirs = ultrasound_regions(parsed()), _regions_through_pydicom(parsed())
+        converted = parsed()
+        for item in converted.SequenceOfUltrasoundRegions:
+            list(item)  # every element converted already: read through pydicom
+        again = ultrasound_regions(converted)
+    assert repr(ours) == repr(theirs) == repr(again)
+    assert len(ours) >= 5
