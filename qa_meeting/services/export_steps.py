@@ -34,11 +34,9 @@ from qa_meeting.domain.identifiers import find_identifiers, name_variants
 from qa_meeting.domain.package import (
     ClinicalContext,
     Level,
-    Manifest,
     TeachingCase,
     TeachingPointRecord,
     clip_name,
-    manifest_to_dict,
 )
 from qa_meeting.domain.protocols import Protocol
 from qa_meeting.errors import (
@@ -50,7 +48,7 @@ from qa_meeting.errors import (
 )
 from qa_meeting.services.context import Actor, AppContext
 from qa_meeting.services.deidentify import deidentify_file, identifying_strings
-from qa_meeting.services.package import ClipSource, WrittenPackage, write_package
+from qa_meeting.services.package import ClipSource, WrittenPackage, bank_row, write_package
 from qa_meeting.services.package_verify import expand_forbidden, sha256_file
 from qa_meeting.services.scans import is_staff
 from qa_meeting.store import repository
@@ -58,7 +56,6 @@ from qa_meeting.store.db import transaction
 from qa_meeting.store.models import (
     Annotation,
     AuditEvent,
-    BankCase,
     Clip,
     Export,
     ExportStatus,
@@ -343,7 +340,9 @@ def publish(
                 raise ConflictError(f"Export {export_id} changed while it was being written.")
             final.parent.mkdir(parents=True, exist_ok=True)
             written.path.rename(final)
-            repository.add_bank_case(session=session, case=bank_case(written.manifest, final))
+            repository.add_bank_case(
+                session=session, case=bank_row(written.manifest, "local", final)
+            )
             row.status, row.package_id = ExportStatus.PUBLISHED.value, written.manifest.package_id
             row.package_path, row.published_at = str(final), datetime.now(UTC)
             row.confirmed_by, row.report = actor.user_id or None, report
@@ -356,20 +355,3 @@ def publish(
         record(ctx, actor, "export.publish", f"export:{export_id}", "failed", type(exc).__name__)
         raise
     return row
-
-
-def bank_case(manifest: Manifest, folder: Path) -> BankCase:
-    """The bank's row for a package of ours."""
-    case = manifest.case
-    return BankCase(
-        package_id=manifest.package_id,
-        title=case.title,
-        protocol_id=case.protocol_id,
-        views=list(case.views),
-        findings=list(case.findings),
-        image_quality=case.image_quality,
-        level=case.level.value,
-        discordance=case.discordance,
-        manifest=manifest_to_dict(manifest),
-        package_path=str(folder.resolve()),
-    )

@@ -259,7 +259,7 @@ def import_package(ctx: AppContext, path: Path, *, source: str) -> BankCaseSumma
                     )
                 copy.rename(final)
                 row = repository.add_bank_case(
-                    session=session, case=_bank_case(manifest, source, final)
+                    session=session, case=bank_row(manifest, source, final)
                 )
         except BaseException:
             if not copy.exists() and final.exists():
@@ -279,7 +279,8 @@ def import_package(ctx: AppContext, path: Path, *, source: str) -> BankCaseSumma
     )
 
 
-def _bank_case(manifest: Manifest, source: str, folder: Path) -> BankCase:
+def bank_row(manifest: Manifest, source: str, folder: Path) -> BankCase:
+    """The bank's row for the package at ``folder`` (ours or another site's)."""
     case = manifest.case
     return BankCase(
         package_id=manifest.package_id,
