@@ -17,7 +17,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import Enum, StrEnum
-from functools import cache
+from functools import cache, lru_cache
 from typing import Any, cast
 
 from pydicom.charset import convert_encodings, decode_bytes
@@ -283,16 +283,13 @@ def identifying_values(ds: Dataset) -> dict[str, str]:
     that is the model's name is not identifying, and the model's name stays).
     """
     found: dict[str, str] = {}
-    table = annex_e_table()
     encodings = encodings_of(ds)
 
     def visit(dataset: Dataset, path: str) -> None:
         for item in elements_of(dataset):  # raw elements are not converted
             number = tag = int(item.tag)
-            vr, listed = _raw_vr(item, number), table.action(number) is not None
-            private = bool(number >> 16 & 1)
-            wanted = vr in ("SQ", "UI", "PN") or ((listed or private) and vr in TEXT_VRS)
-            if not wanted and not (private and vr == "UN"):
+            vr = _raw_vr(item, number)
+            if not _may_identify(number, vr):
                 continue  # reading only what may hold an identifier keeps this fast
             label = path + tag_name(number)
             try:
@@ -358,6 +355,15 @@ def _variants(vr: str, value: str) -> set[str]:
         y, m, d = value[:4], value[4:6], value[6:8]
         return {value, value[:8], f"{y}-{m}-{d}", f"{d}/{m}/{y}", f"{d}.{m}.{y}"}
     return {value}
+
+
+@lru_cache(maxsize=1 << 16)  # bounded: private tags vary from file to file
+def _may_identify(tag: int, vr: str) -> bool:
+    """Whether an element of ``tag`` and ``vr`` may hold an identifier (decided once a tag)."""
+    listed, private = annex_e_table().action(tag) is not None, bool(tag >> 16 & 1)
+    if vr in ("SQ", "UI", "PN") or ((listed or private) and vr in TEXT_VRS):
+        return True
+    return private and vr == "UN"
 
 
 def _raw_vr(item: Any, tag: int) -> str:
