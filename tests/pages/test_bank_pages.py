@@ -12,7 +12,7 @@ from streamlit.testing.v1 import AppTest
 
 from qa_meeting.domain.deid import Rect
 from qa_meeting.services import bank, export
-from qa_meeting.services.context import Actor, AppContext
+from qa_meeting.services.context import AppContext
 from qa_meeting.services.package import zip_package
 from qa_meeting.store import repository
 from qa_meeting.store.db import transaction
@@ -21,35 +21,15 @@ from qa_meeting.ui import links
 from qa_meeting.ui.widgets.bank_widgets import coverage_grid
 from qa_meeting.ui.widgets.mask_drawer import rect_from_drag
 from tests.conftest import actor_named, make_context
+from tests.pages.support import page_text, point_app_at, run_page
 
-ROOT = Path(__file__).resolve().parents[2]
-TIMEOUT = 60
 PLANTED = "Seen again in clinic on 12/03/2025, NHS 943 476 5919."
 
 
 @pytest.fixture
 def bank_ctx(demo_ctx: AppContext, monkeypatch: pytest.MonkeyPatch) -> AppContext:
     """The demo data, with the app's own settings pointing at it."""
-    monkeypatch.setenv("QA_MEETING_DATA_DIR", str(demo_ctx.settings.data_dir))
-    monkeypatch.delenv("QA_MEETING_DATABASE_URL", raising=False)
-    monkeypatch.chdir(ROOT)
-    return demo_ctx
-
-
-def _page(module: str, actor: Actor) -> AppTest:
-    script = f"from qa_meeting.pages import {module}\n{module}.render()\n"
-    at = AppTest.from_string(script, default_timeout=TIMEOUT)
-    at.session_state["actor"] = actor
-    return at.run()
-
-
-def _text(at: AppTest) -> str:
-    parts = [e.value for e in at.markdown] + [e.value for e in at.caption]
-    parts += [e.value for e in at.text] + [e.value for e in at.info] + [e.value for e in at.error]
-    parts += [e.value for e in at.warning] + [e.value for e in at.success]
-    parts += [f"{m.label} {m.value}" for m in at.metric] + [s.value for s in at.subheader]
-    parts += [h.value for h in at.header]
-    return "\n".join(str(p) for p in parts)
+    return point_app_at(demo_ctx, monkeypatch)
 
 
 def _publish(ctx: AppContext, study_id: int) -> export.ExportView:
@@ -93,7 +73,7 @@ def test_the_bank_lists_published_cases_and_filters_them(bank_ctx: AppContext) -
     _publish(bank_ctx, first)
     _publish(bank_ctx, second)
     actor = actor_named(bank_ctx, "expert1")
-    at = _page("bank_page", actor)
+    at = run_page("bank_page", actor)
     assert not at.exception
     assert len(_table(at, "Title")) == 2
     finding = bank.list_bank(bank_ctx, actor)[0].findings[0]
@@ -102,10 +82,10 @@ def test_the_bank_lists_published_cases_and_filters_them(bank_ctx: AppContext) -
     assert len(_table(at, "Title")) == 1
     at.selectbox(key="bank_filter_finding").set_value("").run()
     at.selectbox(key="bank_filter_protocol").set_value("efast").run()
-    assert "No bank case matches" in _text(at)
+    assert "No bank case matches" in page_text(at)
     at.selectbox(key="bank_filter_protocol").set_value("").run()
     at.text_input(key="bank_filter_text").input("no-such-word").run()
-    assert "No bank case matches" in _text(at)
+    assert "No bank case matches" in page_text(at)
     at.text_input(key="bank_filter_text").input("").run()
     qualities = [r.image_quality or 0 for r in bank.list_bank(bank_ctx, actor)]
     at.selectbox(key="bank_filter_quality").set_value(max(qualities)).run()
@@ -113,13 +93,13 @@ def test_the_bank_lists_published_cases_and_filters_them(bank_ctx: AppContext) -
     assert len(_table(at, "Title")) == qualities.count(max(qualities))
 
 
-def test_the_case_view_shows_reasoning_as_text(bank_ctx: AppContext) -> None:
+def test_the_case_view_shows_reasoning_aspage_text(bank_ctx: AppContext) -> None:
     view = _publish(bank_ctx, _approved(bank_ctx)[0])
-    at = _page("bank_page", actor_named(bank_ctx, "expert1"))
+    at = run_page("bank_page", actor_named(bank_ctx, "expert1"))
     assert not at.exception
     case = bank.list_bank(bank_ctx, actor_named(bank_ctx, "expert1"))[0]
     shown = bank.bank_case(bank_ctx, actor_named(bank_ctx, "expert1"), case.id)
-    text = _text(at)
+    text = page_text(at)
     assert shown.expert_reasoning in [t.value for t in at.text]
     assert "Teaching points" in text and "Key frames" in text and "Indication:" in text
     assert len(at.get("iframe")) == 1  # the cine player
@@ -131,10 +111,10 @@ def test_a_self_test_hides_the_expert_then_shows_the_score(bank_ctx: AppContext)
     trainee = actor_named(bank_ctx, "trainee1")
     [case] = bank.list_bank(bank_ctx, trainee)
     shown = bank.bank_case(bank_ctx, trainee, case.id)
-    at = _page("bank_page", trainee)
+    at = run_page("bank_page", trainee)
     assert not at.exception
     assert at.toggle(key="bank_self_test").value is True
-    before = _text(at)
+    before = page_text(at)
     assert case.title not in before and "The expert's read" not in before
     assert shown.expert_reasoning not in [t.value for t in at.text]
     scored = [q for q in shown.questions if q.expert_answer is not None]
@@ -147,7 +127,7 @@ def test_a_self_test_hides_the_expert_then_shows_the_score(bank_ctx: AppContext)
     at.selectbox(key=f"bank_test_{case.id}_{last.question_id}").set_value(wrong)
     next(b for b in at.button if b.label == "Check my answers").click().run()
     assert not at.exception
-    text = _text(at)
+    text = page_text(at)
     assert f"Your score {len(scored) - 1} of {len(scored)}" in text
     assert "Agree" in text and ("Different" in text or "difference" in text)
     assert shown.expert_reasoning in [t.value for t in at.text]
@@ -157,12 +137,12 @@ def test_a_self_test_hides_the_expert_then_shows_the_score(bank_ctx: AppContext)
 
 def test_the_coverage_chart_shows_the_empty_cells(bank_ctx: AppContext) -> None:
     _publish(bank_ctx, _approved(bank_ctx)[0])
-    at = _page("bank_page", actor_named(bank_ctx, "trainee1"))
+    at = run_page("bank_page", actor_named(bank_ctx, "trainee1"))
     assert not at.exception
     [chart] = at.get("plotly_chart")
     spec = chart.proto.spec
     assert '"type":"heatmap"' in spec.replace(" ", "") and "FUSIC Heart" in spec
-    assert "cells have no case yet" in _text(at)
+    assert "cells have no case yet" in page_text(at)
     counts = bank.coverage(bank_ctx, actor_named(bank_ctx, "trainee1"))
     names, findings, grid = coverage_grid(counts, {})
     assert sum(n or 0 for row in grid for n in row) == sum(counts.values())
@@ -186,7 +166,7 @@ def test_importing_a_tampered_package_shows_the_clear_message(
             target.writestr(item, data)
     other.engine.dispose()
     chair = actor_named(bank_ctx, "chair1")
-    at = _page("bank_page", chair)
+    at = run_page("bank_page", chair)
     assert not at.exception
     at.file_uploader[0].set_value(("case.zip", tampered.read_bytes(), "application/zip"))
     next(b for b in at.button if b.label == "Import the package").click().run()
@@ -198,11 +178,11 @@ def test_importing_a_tampered_package_shows_the_clear_message(
     assert not at.exception, at.exception
     [row] = bank.list_bank(bank_ctx, chair)
     assert row.package_id == published.package_id
-    assert "Imported as bank case" in _text(at)
+    assert "Imported as bank case" in page_text(at)
 
 
 def test_only_a_chair_or_admin_sees_the_import(bank_ctx: AppContext) -> None:
-    at = _page("bank_page", actor_named(bank_ctx, "expert1"))
+    at = run_page("bank_page", actor_named(bank_ctx, "expert1"))
     assert not at.file_uploader
     assert [t.label for t in at.tabs] == ["Cases", "Coverage"]
 
@@ -212,7 +192,7 @@ def test_prepare_shows_contact_sheets_and_publish_needs_the_checkbox(
 ) -> None:
     study = _approved(bank_ctx)[0]
     chair = actor_named(bank_ctx, "chair1")
-    at = _page("export_page", chair)
+    at = run_page("export_page", chair)
     assert not at.exception
     assert "Not prepared" in _table(at, "Export")
     at.selectbox(key="export_study").set_value(study).run()
@@ -220,7 +200,7 @@ def test_prepare_shows_contact_sheets_and_publish_needs_the_checkbox(
     assert not at.exception
     [case] = [c for c in export.approved_cases(bank_ctx, chair) if c.study_id == study]
     assert case.export_status is ExportStatus.AWAITING_CONFIRMATION and case.export_id
-    assert "Look at every frame before it leaves" in _text(at)
+    assert "Look at every frame before it leaves" in page_text(at)
     assert len(at.image) >= 1  # a contact sheet per loop
     publish = at.button(key=f"export_publish_{case.export_id}")
     assert publish.proto.disabled
@@ -229,7 +209,7 @@ def test_prepare_shows_contact_sheets_and_publish_needs_the_checkbox(
     assert not at.exception
     view = export.export_view(bank_ctx, chair, case.export_id)
     assert view.status is ExportStatus.PUBLISHED
-    assert f"Package: {view.package_id}" in _text(at)
+    assert f"Package: {view.package_id}" in page_text(at)
     at.button(key=f"export_push_{case.export_id}").click().run()
     assert not at.exception
     assert at.error and "What to do" in at.error[0].value  # no DICOMweb server configured
@@ -241,7 +221,7 @@ def test_a_planted_identifier_blocks_and_only_the_chair_may_override(
     study = _approved(bank_ctx)[0]
     _plant_identifier(bank_ctx, study)
     chair = actor_named(bank_ctx, "chair1")
-    at = _page("export_page", chair)
+    at = run_page("export_page", chair)
     at.selectbox(key="export_study").set_value(study).run()
     at.button(key=f"export_prepare_{study}").click().run()
     assert not at.exception
@@ -253,7 +233,7 @@ def test_a_planted_identifier_blocks_and_only_the_chair_may_override(
     assert "943 476 5919" not in excerpts and "12/03/2025" not in excerpts
     assert any(str(w).startswith("teaching point") for w in _table(at, "Where"))
     assert [t for t in at.text_area if "override" in t.label.lower()]
-    expert = _page("export_page", actor_named(bank_ctx, "expert1"))
+    expert = run_page("export_page", actor_named(bank_ctx, "expert1"))
     expert.selectbox(key="export_study").set_value(study).run()
     assert not expert.exception
     assert "nhs number" in _table(expert, "Kind")
@@ -267,9 +247,9 @@ def test_a_planted_identifier_blocks_and_only_the_chair_may_override(
 
 
 def test_a_trainee_sees_no_export_actions(bank_ctx: AppContext) -> None:
-    at = _page("export_page", actor_named(bank_ctx, "trainee1"))
+    at = run_page("export_page", actor_named(bank_ctx, "trainee1"))
     assert not at.exception
-    assert "for experts and the chair" in _text(at)
+    assert "for experts and the chair" in page_text(at)
     assert not at.button and not at.selectbox and not at.dataframe
 
 
@@ -295,10 +275,10 @@ def test_a_loop_without_regions_waits_for_the_keep_rectangle(
         return blocked
 
     monkeypatch.setattr(export, "set_mask", set_mask)
-    at = _page("export_page", actor_named(bank_ctx, "expert1"))
+    at = run_page("export_page", actor_named(bank_ctx, "expert1"))
     at.selectbox(key="export_study").set_value(study).run()
     assert not at.exception
-    assert "draw the keep-rectangle" in _text(at)
+    assert "draw the keep-rectangle" in page_text(at)
     key = f"export_mask_{prepared.id}_{clip.clip_id}"
     assert at.button(key=f"{key}_save").proto.disabled
     at.session_state[f"{key}_pending"] = Rect(10, 20, 300, 250)

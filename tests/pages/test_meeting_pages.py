@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from datetime import date
-from pathlib import Path
 
 import pytest
 from streamlit.testing.v1 import AppTest
@@ -13,39 +12,20 @@ from qa_meeting.domain.annotations import AnnotationDraft, AnnotationKind
 from qa_meeting.domain.discordance import StudyCategory
 from qa_meeting.domain.meeting import BiasTag, ErrorStage, RemedialAction, RevealStep
 from qa_meeting.services import frame_annotations, meeting_queue, meetings, presenter, users
-from qa_meeting.services.context import Actor, AppContext
+from qa_meeting.services.context import AppContext
 from qa_meeting.services.meetings import Move, PlannedCase
 from qa_meeting.services.protocols import load_protocols
 from qa_meeting.ui import links
 from tests.conftest import actor_named
+from tests.pages.support import page_text, point_app_at, run_page
 
-ROOT = Path(__file__).resolve().parents[2]
 PROTOCOLS = load_protocols()
-TIMEOUT = 60
 
 
 @pytest.fixture
 def meeting_ctx(demo_ctx: AppContext, monkeypatch: pytest.MonkeyPatch) -> AppContext:
     """The demo data, with the app's own settings pointing at it."""
-    monkeypatch.setenv("QA_MEETING_DATA_DIR", str(demo_ctx.settings.data_dir))
-    monkeypatch.delenv("QA_MEETING_DATABASE_URL", raising=False)
-    monkeypatch.chdir(ROOT)
-    return demo_ctx
-
-
-def _page(module: str, actor: Actor) -> AppTest:
-    script = f"from qa_meeting.pages import {module}\n{module}.render()\n"
-    at = AppTest.from_string(script, default_timeout=TIMEOUT)
-    at.session_state["actor"] = actor
-    return at.run()
-
-
-def _text(at: AppTest) -> str:
-    parts = [e.value for e in at.markdown] + [e.value for e in at.caption]
-    parts += [e.value for e in at.text] + [e.value for e in at.info] + [e.value for e in at.error]
-    parts += [e.value for e in at.warning] + [e.value for e in at.success]
-    parts += [f"{m.label} {m.value}" for m in at.metric] + [s.value for s in at.subheader]
-    return "\n".join(str(p) for p in parts)
+    return point_app_at(demo_ctx, monkeypatch)
 
 
 def _button(at: AppTest, label: str) -> object:
@@ -93,9 +73,9 @@ def test_navigation_depends_on_the_role() -> None:
 def test_the_queue_lists_the_demo_queue_and_the_chair_pins(meeting_ctx: AppContext) -> None:
     chair = actor_named(meeting_ctx, "chair1")
     rows = meeting_queue.list_queue(meeting_ctx, chair)
-    at = _page("meeting_prep_page", chair)
+    at = run_page("meeting_prep_page", chair)
     assert not at.exception
-    text = _text(at)
+    text = page_text(at)
     assert "Discordant (major)" in text and "Good spot" in text
     last = rows[-1].study_id
     at.button(key=f"queue_pin_{last}").click().run()
@@ -111,32 +91,32 @@ def test_the_queue_lists_the_demo_queue_and_the_chair_pins(meeting_ctx: AppConte
 
 
 def test_an_expert_sees_the_queue_read_only(meeting_ctx: AppContext) -> None:
-    at = _page("meeting_prep_page", actor_named(meeting_ctx, "expert1"))
+    at = run_page("meeting_prep_page", actor_named(meeting_ctx, "expert1"))
     assert not at.exception
-    assert "Discordant (major)" in _text(at)
+    assert "Discordant (major)" in page_text(at)
     assert not [b for b in at.button if b.key and b.key.startswith("queue_")]
-    assert "Only the chair changes the queue" in _text(at)
-    at = _page("meeting_prep_page", actor_named(meeting_ctx, "trainee1"))
-    assert "for experts and the chair" in _text(at)
+    assert "Only the chair changes the queue" in page_text(at)
+    at = run_page("meeting_prep_page", actor_named(meeting_ctx, "trainee1"))
+    assert "for experts and the chair" in page_text(at)
 
 
 def test_proposing_and_saving_an_agenda_creates_a_meeting(meeting_ctx: AppContext) -> None:
     chair = actor_named(meeting_ctx, "chair1")
     before = {m.id for m in meetings.list_meetings(meeting_ctx, chair)}
-    at = _page("meeting_prep_page", chair)
+    at = run_page("meeting_prep_page", chair)
     next(n for n in at.number_input if n.label == "Slot (minutes)").set_value(20)
     at.button(key="agenda_propose").click().run()
     assert not at.exception
     [table] = at.data_editor
     proposed = list(table.value["Scan"])
     assert proposed and "" not in set(table.value["Why chosen"])
-    assert "of 20 min" in _text(at)
+    assert "of 20 min" in page_text(at)
     assert "Did not fit" in " ".join(at.dataframe[-1].value["Why left out"])
     at.button(key="agenda_save").click().run()
     assert not at.exception
     [meeting] = [m for m in meetings.list_meetings(meeting_ctx, chair) if m.id not in before]
     assert (meeting.status, meeting.cases, meeting.slot_minutes) == ("planned", len(proposed), 20)
-    assert f"Meeting {meeting.id} saved" in _text(at)
+    assert f"Meeting {meeting.id} saved" in page_text(at)
 
 
 def test_a_planned_meetings_agenda_can_be_replaced(meeting_ctx: AppContext) -> None:
@@ -149,7 +129,7 @@ def test_a_planned_meetings_agenda_can_be_replaced(meeting_ctx: AppContext) -> N
         slot_minutes=30,
         agenda=[PlannedCase(first, 7, "Chosen by hand")],
     )
-    at = _page("meeting_prep_page", chair)
+    at = run_page("meeting_prep_page", chair)
     at.selectbox(key="agenda_for").set_value(meeting_id).run()
     assert not at.exception
     assert list(at.dataframe[0].value["Why chosen"]) == ["Chosen by hand"]
@@ -166,9 +146,9 @@ def test_the_presenter_reveals_the_steps_in_order(meeting_ctx: AppContext) -> No
     meeting_id = _live_meeting(meeting_ctx)
     case = _case(meeting_ctx, meeting_id)
     operators = [u.display_name for u in users.list_users(meeting_ctx) if u.role == "trainee"]
-    at = _page("present_page", actor_named(meeting_ctx, "chair1"))
+    at = run_page("present_page", actor_named(meeting_ctx, "chair1"))
     assert not at.exception
-    text = _text(at)
+    text = page_text(at)
     assert "Step 1 of 5 · Clinical context" in text and "Indication" in text
     assert not [name for name in operators if name in text]
     heading = f"{case.trainee_label}'s read"
@@ -176,7 +156,7 @@ def test_the_presenter_reveals_the_steps_in_order(meeting_ctx: AppContext) -> No
     for _ in range(4):
         at.button(key="present_next_step").click().run()
         assert not at.exception
-        text = _text(at)
+        text = page_text(at)
         seen.append(text)
         assert not [name for name in operators if name in text]
     assert "What do you see?" in seen[0] and heading not in seen[0]
@@ -189,9 +169,9 @@ def test_the_presenter_reveals_the_steps_in_order(meeting_ctx: AppContext) -> No
     assert (after.position, after.step) == (2, RevealStep.CONTEXT)
 
 
-def test_teaching_points_save_and_show_as_text(meeting_ctx: AppContext) -> None:
+def test_teaching_points_save_and_show_aspage_text(meeting_ctx: AppContext) -> None:
     meeting_id = _live_meeting(meeting_ctx)
-    at = _page("present_page", actor_named(meeting_ctx, "chair1"))
+    at = run_page("present_page", actor_named(meeting_ctx, "chair1"))
     item = _case(meeting_ctx, meeting_id).item_id
     at.text_area(key=f"tp_text_{item}").input("<script>x</script> look at the IVC")
     at.text_input(key=f"tp_tags_{item}").input("IVC, preload")
@@ -214,7 +194,7 @@ def test_the_consensus_form_saves(meeting_ctx: AppContext) -> None:
     for _ in range(4):
         meetings.navigate(meeting_ctx, chair, meeting_id, Move.NEXT_STEP)
     item = _case(meeting_ctx, meeting_id).item_id
-    at = _page("present_page", chair)
+    at = run_page("present_page", chair)
     assert not at.exception
     at.selectbox(key=f"consensus_category_{item}").set_value(StudyCategory.DISCORDANT_MINOR)
     at.selectbox(key=f"consensus_stage_{item}").set_value(ErrorStage.INTERPRETATION)
@@ -243,7 +223,7 @@ def test_choosing_a_reasoning_frame_moves_the_player(meeting_ctx: AppContext) ->
     frame_annotations.add_annotation(meeting_ctx, expert, clip.clip_id, draft)
     for _ in range(3):
         meetings.navigate(meeting_ctx, chair, meeting_id, Move.NEXT_STEP)
-    at = _page("present_page", chair)
+    at = run_page("present_page", chair)
     assert not at.exception
     choice = at.selectbox(key=f"present_reasoning_{case.item_id}")
     assert "<b>Look here</b>" in choice.options[0]
@@ -257,7 +237,7 @@ def test_choosing_a_reasoning_frame_moves_the_player(meeting_ctx: AppContext) ->
 def test_a_trainee_is_refused_the_presenter(meeting_ctx: AppContext) -> None:
     _live_meeting(meeting_ctx)
     for name in ("trainee1", "expert1"):
-        at = _page("present_page", actor_named(meeting_ctx, name))
+        at = run_page("present_page", actor_named(meeting_ctx, name))
         assert not at.exception
         assert "Only the meeting chair" in at.warning[0].value
         assert not at.button
@@ -265,7 +245,7 @@ def test_a_trainee_is_refused_the_presenter(meeting_ctx: AppContext) -> None:
 
 def test_follow_commits_answers_that_the_chair_counts(meeting_ctx: AppContext) -> None:
     trainee = actor_named(meeting_ctx, "trainee2")
-    at = _page("follow_page", trainee)
+    at = run_page("follow_page", trainee)
     assert not at.exception
     assert "No meeting is live" in at.info[0].value
     meeting_id = _live_meeting(meeting_ctx)
@@ -277,7 +257,7 @@ def test_follow_commits_answers_that_the_chair_counts(meeting_ctx: AppContext) -
     assert not [
         name
         for name in ("Dr Alex Trainee", "Dr Priya Trainee", "Dr Sam Trainee")
-        if name in _text(at)
+        if name in page_text(at)
     ]
     first = case.protocol.questions[0]
     at.radio(key=keys[0]).set_value(first.allowed_values[0])
@@ -285,8 +265,8 @@ def test_follow_commits_answers_that_the_chair_counts(meeting_ctx: AppContext) -
     assert not at.exception
     assert "Committed" in at.success[0].value
     assert _case(meeting_ctx, meeting_id).responses == 1
-    chair_view = _page("present_page", actor_named(meeting_ctx, "chair1"))
-    assert "**1** answer(s) committed in the room" in _text(chair_view)
+    chair_view = run_page("present_page", actor_named(meeting_ctx, "chair1"))
+    assert "**1** answer(s) committed in the room" in page_text(chair_view)
 
 
 def test_the_answer_form_keeps_its_identity_when_the_chair_moves_on(
@@ -300,7 +280,7 @@ def test_the_answer_form_keeps_its_identity_when_the_chair_moves_on(
     """
     meeting_id = _live_meeting(meeting_ctx)
     case = _case(meeting_ctx, meeting_id)
-    at = _page("follow_page", actor_named(meeting_ctx, "trainee3"))
+    at = run_page("follow_page", actor_named(meeting_ctx, "trainee3"))
     question = case.protocol.questions[1]
     key = f"follow_{case.item_id}_{question.id}"
     form_id = at.radio(key=key).form_id
@@ -309,7 +289,7 @@ def test_the_answer_form_keeps_its_identity_when_the_chair_moves_on(
     meetings.navigate(meeting_ctx, actor_named(meeting_ctx, "chair1"), meeting_id, Move.NEXT_STEP)
     at.run()  # what the polling fragment's rerun does once the chair moves on
     assert not at.exception
-    assert "What do you see?" in _text(at)
+    assert "What do you see?" in page_text(at)
     assert at.radio(key=key).form_id == form_id
     assert at.radio(key=key).value == question.allowed_values[-1]
     assert [b.label for b in at.button] == ["Update my answers"]
@@ -321,7 +301,7 @@ def test_follow_shows_my_answers_beside_the_experts_after_the_reveal(
     meeting_id = _live_meeting(meeting_ctx)
     chair, trainee = actor_named(meeting_ctx, "chair1"), actor_named(meeting_ctx, "trainee1")
     case = _case(meeting_ctx, meeting_id)
-    at = _page("follow_page", trainee)
+    at = run_page("follow_page", trainee)
     question = case.protocol.questions[0]
     at.radio(key=f"follow_{case.item_id}_{question.id}").set_value(question.allowed_values[0])
     _button(at, "Commit my answers").click().run()  # type: ignore[attr-defined]
@@ -330,13 +310,13 @@ def test_follow_shows_my_answers_beside_the_experts_after_the_reveal(
     at.run()
     assert not at.exception
     assert not at.radio
-    text = _text(at)
+    text = page_text(at)
     assert "Your answers beside the expert's" in text and "You **" in text
 
 
 def test_the_meetings_page_lists_meetings(meeting_ctx: AppContext) -> None:
     _live_meeting(meeting_ctx)
-    at = _page("meetings_page", actor_named(meeting_ctx, "expert1"))
+    at = run_page("meetings_page", actor_named(meeting_ctx, "expert1"))
     assert not at.exception
     assert at.dataframe[0].value["Status"].iloc[0] == "live"  # newest first
     assert "follow it" in str([p.proto for p in at.get("page_link")])
