@@ -198,6 +198,12 @@ def start_meeting(ctx: AppContext, actor: Actor, meeting_id: int) -> None:
         items = repository.list_agenda_items(session=session, meeting_id=meeting_id)
         if not items:
             raise ValidationError("The agenda is empty.", "Add at least one case first.")
+        live = repository.live_meeting(session=session)
+        if live is not None and live.id != meeting_id:
+            raise ValidationError(
+                f"Meeting {live.id} is live; only one meeting runs at a time.",
+                "Close the live meeting first (Present, Attendance & close).",
+            )
         if meeting.status == MeetingStatus.PLANNED:
             meeting.status = MeetingStatus.LIVE.value
             meeting.started_at = utcnow()

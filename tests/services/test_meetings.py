@@ -181,3 +181,17 @@ def test_the_demo_holds_one_past_meeting_with_attendance_and_teaching_points(
     assert sum(i.approved_for_bank for i in items) == 2
     deferred = next(i.study_id for i in items if i.outcome == "deferred")
     assert deferred in [r.study_id for r in meeting_queue.list_queue(demo_ctx, chair)]
+
+
+def test_only_one_meeting_is_live_at_a_time(demo_ctx: AppContext) -> None:
+    chair = actor_named(demo_ctx, "chair1")
+    first, planned = _plan(demo_ctx)
+    second = meetings.create_meeting(
+        demo_ctx, chair, held_on=date(2026, 12, 8), slot_minutes=30, agenda=planned
+    )
+    meetings.start_meeting(demo_ctx, chair, first)
+    with pytest.raises(ValidationError, match="only one meeting runs at a time"):
+        meetings.start_meeting(demo_ctx, chair, second)
+    meetings.close_meeting(demo_ctx, chair, first)
+    meetings.start_meeting(demo_ctx, chair, second)
+    assert meetings.live_meeting_id(demo_ctx) == second
