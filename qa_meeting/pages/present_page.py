@@ -165,7 +165,7 @@ def _header(case: PresenterCase) -> None:
 def _step_panel(actor: Actor, case: PresenterCase) -> None:
     step = case.step
     if step < RevealStep.EXPERT_READ:
-        audience_panel(actor, case.meeting_id, case.item_id, step)
+        audience_panel(actor, case)
     panels.context_panel(case, large=step == RevealStep.CONTEXT)
     if step == RevealStep.WHAT_DO_YOU_SEE:
         panels.questions_panel(case.protocol)
@@ -177,7 +177,7 @@ def _step_panel(actor: Actor, case: PresenterCase) -> None:
         panels.classification_panel(case)
         capture.consensus_form(actor, case)
     if step == RevealStep.EXPERT_READ:
-        audience_panel(actor, case.meeting_id, case.item_id, step)
+        audience_panel(actor, case)
 
 
 def _outcome_controls(case: PresenterCase) -> None:

@@ -210,6 +210,31 @@ def presenter_case(
         )
 
 
+@dataclass(frozen=True)
+class RoomAnswers:
+    """Where the meeting is now, and the room's committed answers for the case on screen."""
+
+    item_id: int
+    step: RevealStep
+    responses: int
+    distribution: Mapping[str, Mapping[str, int]]
+
+
+def room_answers(ctx: AppContext, actor: Actor, meeting_id: int, protocol: Protocol) -> RoomAnswers:
+    """The presenter's poll: only the meeting's position and the answers, nothing else loaded."""
+    require_chair(actor, "run the presenter")
+    with transaction(ctx.engine) as session:
+        meeting, _items, item = _current(session, meeting_id)
+        assert item.id is not None
+        responses = [r.answers for r in repository.list_responses(session=session, item_id=item.id)]
+    return RoomAnswers(
+        item_id=item.id,
+        step=RevealStep(meeting.current_step),
+        responses=len(responses),
+        distribution=answer_distribution(protocol, responses),
+    )
+
+
 def save_consensus(ctx: AppContext, actor: Actor, item_id: int, consensus: Consensus) -> None:
     """Record what the meeting agreed for this case (may differ from the automatic class)."""
     require_chair(actor, "record the consensus")

@@ -39,29 +39,33 @@ def case_timer(case: PresenterCase) -> None:
 
 
 @st.fragment(run_every="2s")
-def audience_panel(actor: Actor, meeting_id: int, item_id: int, step: RevealStep) -> None:
-    """How many committed answers; from the expert's read on, how they were distributed."""
+def audience_panel(actor: Actor, case: PresenterCase) -> None:
+    """How many committed answers; from the expert's read on, how they were distributed.
+
+    The poll asks only for the meeting's position and the answers (``room_answers``), not the
+    whole case: the protocol and the expert's answers come from the case the page drew.
+    """
     with reported_errors():
-        case = presenter.presenter_case(
-            resources.app_context(), actor, meeting_id, resources.protocols()
+        room = presenter.room_answers(
+            resources.app_context(), actor, case.meeting_id, case.protocol
         )
-        if case.item_id != item_id or case.step != step:
+        if room.item_id != case.item_id or room.step != case.step:
             st.rerun()  # the meeting moved on from another device: redraw the presenter
-        if step < RevealStep.EXPERT_READ:
-            closed = "" if answers_open(step) else " (answers closed)"
+        if case.step < RevealStep.EXPERT_READ:
+            closed = "" if answers_open(case.step) else " (answers closed)"
             st.markdown(
-                f":blue[:material/how_to_vote:] **{case.responses}** answer(s) committed "
+                f":blue[:material/how_to_vote:] **{room.responses}** answer(s) committed "
                 f"in the room{closed}"
             )
             return
-        st.markdown(f"**The room's answers** ({case.responses} committed)")
-        if not case.responses:
+        st.markdown(f"**The room's answers** ({room.responses} committed)")
+        if not room.responses:
             st.caption("Nobody committed answers for this case.")
             return
         expert = dict(case.expert_read.answers) if case.expert_read else {}
         st.plotly_chart(
-            distribution_figure(case.protocol, case.distribution, expert),
+            distribution_figure(case.protocol, room.distribution, expert),
             config={"displayModeBar": False},
-            key=f"distribution_{item_id}",
+            key=f"distribution_{case.item_id}",
         )
         st.caption("Green: the expert's answer.")
