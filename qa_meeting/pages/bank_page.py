@@ -130,7 +130,9 @@ def _score(view: BankCaseView, result: SelfTestScore) -> None:
 
 
 def _case(actor: Actor, case_id: int, testing: bool) -> None:
-    view = bank.bank_case(resources.app_context(), actor, case_id)
+    view = bank.bank_case(
+        resources.app_context(), actor, case_id, record_view=state.first_view("bank", case_id)
+    )
     result = st.session_state.get(_RESULT.format(case_id))
     testable = testing and bool(_scored(view))
     answered = not testable or isinstance(result, SelfTestScore)

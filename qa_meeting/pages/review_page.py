@@ -191,7 +191,13 @@ def render() -> None:
     if study_id is None:
         return
     with reported_errors():
-        view = review.get_review(resources.app_context(), actor, study_id, resources.protocols())
+        view = review.get_review(
+            resources.app_context(),
+            actor,
+            study_id,
+            resources.protocols(),
+            record_view=state.first_view("study", study_id),
+        )
         st.caption(
             f"Operator: {view.operator_label} · scanned {view.scanned_on or 'date unknown'} · "
             f"{len(view.clips)} clip(s) · status {view.status.replace('_', ' ')}"

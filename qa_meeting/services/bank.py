@@ -143,11 +143,17 @@ def list_bank(ctx: AppContext, actor: Actor, filters: BankFilter | None = None) 
     return [row for row in rows if matches(row, wanted)]
 
 
-def bank_case(ctx: AppContext, actor: Actor, case_id: int) -> BankCaseView:
-    """Everything the case page shows, from the manifest and the package's files."""
+def bank_case(
+    ctx: AppContext, actor: Actor, case_id: int, *, record_view: bool = True
+) -> BankCaseView:
+    """Everything the case page shows, from the manifest and the package's files.
+
+    ``record_view`` False: a page rerun of a case already opened, not a new view to audit.
+    """
     with transaction(ctx.engine) as session:
         row = _case(session, case_id)
-        audit.record(session, _who(actor), "bank.view", target=f"bank:{case_id}")
+        if record_view:
+            audit.record(session, _who(actor), "bank.view", target=f"bank:{case_id}")
     manifest, folder = _manifest(row), Path(row.package_path)
     protocol = load_protocols(ctx.settings.protocols_dir).get(row.protocol_id)
     questions = tuple(_question(q, protocol) for q in manifest.case.questions)

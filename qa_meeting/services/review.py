@@ -141,12 +141,21 @@ def _discordance(
 
 
 def get_review(
-    ctx: AppContext, actor: Actor, study_id: int, protocols: Mapping[str, Protocol]
+    ctx: AppContext,
+    actor: Actor,
+    study_id: int,
+    protocols: Mapping[str, Protocol],
+    *,
+    record_view: bool = True,
 ) -> ReviewView:
-    """Everything the Review page shows about one scan; the view is audited."""
+    """Everything the Review page shows about one scan; the view is audited.
+
+    ``record_view`` False: the same person is still looking at it (a page rerun), not again.
+    """
     with transaction(ctx.engine) as session:
         study = _visible_study(session, actor, study_id)
-        audit.record(session, actor, "study.view", target=f"study:{study_id}")
+        if record_view:
+            audit.record(session, actor, "study.view", target=f"study:{study_id}")
         return _build_view(session, actor, study, protocols)
 
 

@@ -41,3 +41,19 @@ def selected_study() -> int | None:
 
 def select_study(study_id: int) -> None:
     st.session_state[SELECTED_STUDY] = study_id
+
+
+VIEWED = "viewed"
+
+
+def first_view(what: str, item_id: int) -> bool:
+    """True the first time this session shows ``what`` ``item_id``: the moment to audit a view.
+
+    Streamlit reruns the page on every click; a view is one person opening a case, not a rerun.
+    """
+    seen = st.session_state.setdefault(VIEWED, set())
+    key = f"{what}:{item_id}"
+    if key in seen:
+        return False
+    seen.add(key)
+    return True
