@@ -32,14 +32,13 @@ from pydicom.pixels.utils import iter_pixels
 
 from bench.cine_fixtures import ultrasound_frames, write_jpeg_cine
 from bench.common import Result
-from qa_meeting.domain.deid import DeidKeys, PixelPlan, plan_pixels
+from qa_meeting.domain.deid import DeidKeys, PixelPlan
 from qa_meeting.imaging import deid_pixels
 from qa_meeting.imaging.deid_profile import HeaderPolicy, check_absent, identifying_values
-from qa_meeting.imaging.deidentify import deidentify_header, read_source_header
+from qa_meeting.imaging.deidentify import deidentify_header, pixel_plan, read_source_header
 from qa_meeting.imaging.dicom_io import read_header
 from qa_meeting.imaging.frames import iter_rgb_frames
 from qa_meeting.imaging.synthetic import CineSpec, write_cine
-from qa_meeting.imaging.timing import ultrasound_regions
 from qa_meeting.services.context import build_context
 from qa_meeting.services.deidentify import deidentify_file
 from qa_meeting.settings import load_settings
@@ -86,14 +85,7 @@ def _header_step(path: Path) -> bytes:
     header = read_header(path, max_frames=deid_pixels.MAX_FRAMES, max_decoded_bytes=MAX_BYTES)
     ds = read_source_header(path)
     originals = identifying_values(ds)
-    plan_pixels(
-        rows=header.rows,
-        columns=header.columns,
-        manufacturer=header.manufacturer,
-        model=header.model_name,
-        regions=ultrasound_regions(ds),
-        rules=deid_pixels.load_pixel_rules(),
-    )
+    pixel_plan(header, ds, rules=deid_pixels.load_pixel_rules())
     layout = deid_pixels.output_layout(header, ds)
     deidentify_header(ds, pseudonym="BENCH^CASE", keys=KEYS, policy=POLICY, pixels_cleaned=True)
     deid_pixels.set_pixel_attributes(ds, layout, header.transfer_syntax_uid)
@@ -124,15 +116,7 @@ def _header(paths: list[Path]) -> Result:
 def _plan(path: Path) -> tuple[deid_pixels.PixelLayout, PixelPlan]:
     header = read_header(path, max_frames=deid_pixels.MAX_FRAMES, max_decoded_bytes=MAX_BYTES)
     ds = read_source_header(path)
-    plan = plan_pixels(
-        rows=header.rows,
-        columns=header.columns,
-        manufacturer=header.manufacturer,
-        model=header.model_name,
-        regions=ultrasound_regions(ds),
-        rules=(),
-    )
-    return deid_pixels.output_layout(header, ds), plan
+    return deid_pixels.output_layout(header, ds), pixel_plan(header, ds, rules=())
 
 
 def _pixels(path: Path, kind: str) -> Result:

@@ -30,6 +30,7 @@ from qa_meeting.domain.deid import (
     DeidOption,
     DeidRefusedError,
     DeidReport,
+    PixelPlan,
     PixelRule,
     Rect,
     capped_age,
@@ -37,6 +38,7 @@ from qa_meeting.domain.deid import (
     shifted_date,
     validate_pseudonym,
 )
+from qa_meeting.domain.scans import DicomHeader
 from qa_meeting.imaging import deid_pixels as pixels
 from qa_meeting.imaging.deflated import inflated_copy
 from qa_meeting.imaging.deid_header import elements_of, frozen, made_element
@@ -264,6 +266,36 @@ def output_identity(path: Path, keys: DeidKeys, prefix: str) -> tuple[str, str]:
     return prefix + keys.pseudonym_code(patient_key(ds)), keys.uid(instance)
 
 
+def pixel_plan(
+    header: DicomHeader,
+    ds: Dataset,
+    *,
+    rules: tuple[PixelRule, ...],
+    mask: tuple[Rect, ...] | None = None,
+) -> PixelPlan:
+    """How to clean this file's pixels: its mask, its regions' data areas or its model's rule."""
+    return plan_pixels(
+        rows=header.rows,
+        columns=header.columns,
+        manufacturer=header.manufacturer,
+        model=header.model_name,
+        regions=ultrasound_regions(ds),
+        rules=rules,
+        mask=mask,
+    )
+
+
+def pixel_plan_of_file(
+    path: Path, *, rules: tuple[PixelRule, ...], max_decoded_bytes: int
+) -> PixelPlan:
+    """``pixel_plan`` for a stored file, read from its header alone (no pixel is decoded)."""
+    with inflated_copy(path, max_decoded_bytes) as plain:
+        header = read_header(
+            plain, max_frames=pixels.MAX_FRAMES, max_decoded_bytes=max_decoded_bytes
+        )
+        return pixel_plan(header, read_source_header(plain), rules=rules)
+
+
 def deidentify_dicom(
     src: Path,
     out: BinaryIO,
@@ -283,15 +315,7 @@ def deidentify_dicom(
         )
         ds = read_source_header(plain)
         originals = identifying_values(ds)
-        plan = plan_pixels(
-            rows=header.rows,
-            columns=header.columns,
-            manufacturer=header.manufacturer,
-            model=header.model_name,
-            regions=ultrasound_regions(ds),
-            rules=rules,
-            mask=mask,
-        )
+        plan = pixel_plan(header, ds, rules=rules, mask=mask)
         layout = pixels.output_layout(header, ds)
         options, log, offset = deidentify_header(
             ds, pseudonym=pseudonym, keys=keys, policy=policy, pixels_cleaned=True

@@ -26,6 +26,7 @@ from qa_meeting.domain.deid import NeedsMaskError, PixelPlan, plan_pixels
 from qa_meeting.imaging import frames as dicom_frames
 from qa_meeting.imaging import stills, video
 from qa_meeting.imaging.deid_pixels import apply_plan, load_pixel_rules
+from qa_meeting.imaging.deidentify import pixel_plan_of_file
 from qa_meeting.services.context import Actor, AppContext
 from qa_meeting.services.scans import visible_clip
 from qa_meeting.store import repository
@@ -108,14 +109,19 @@ def clip_media(
 
 
 def _anonymising_plan(ctx: AppContext, clip: Clip, manufacturer: str, model: str) -> PixelPlan:
-    original = ctx.media.path_for(clip.sha256)
-    regions = dicom_frames.open_cine(original).regions if clip.container == "dicom" else ()
+    """The export's pixel plan: DICOM from its own header, other clips by the study's machine."""
+    if clip.container == "dicom":
+        return pixel_plan_of_file(
+            ctx.media.path_for(clip.sha256),
+            rules=load_pixel_rules(),
+            max_decoded_bytes=ctx.settings.max_decoded_mb * 2**20,
+        )
     return plan_pixels(
         rows=clip.rows,
         columns=clip.columns,
         manufacturer=manufacturer,
         model=model,
-        regions=regions,
+        regions=(),
         rules=load_pixel_rules(),
     )
 
