@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e.conftest import CHROMIUM_ARGS, chromium_path
+from tests.e2e.conftest import CHROMIUM_ARGS, chromium_path, sign_in
 
 pytestmark = pytest.mark.e2e
 
@@ -23,11 +23,7 @@ def test_sign_in_with_a_demo_account_and_see_the_demo_cases_in_the_inbox(
         )
         try:
             page = browser.new_page(viewport={"width": 1400, "height": 1000})
-            page.goto(app_url)
-            page.get_by_role("textbox", name="User name").fill("expert1")
-            page.get_by_role("textbox", name="Password").fill("qa-meeting-demo")
-            page.get_by_role("button", name="Sign in").click()
-            expect(page.get_by_text("What is waiting")).to_be_visible(timeout=30_000)
+            sign_in(page, app_url, "expert1")
             page.get_by_role("link", name="Inbox").click()
             expect(page.get_by_role("heading", name="Inbox")).to_be_visible(timeout=30_000)
             expect(page.get_by_text("scans. Select a row to open it in Review.")).to_be_visible(
@@ -51,11 +47,7 @@ def test_the_review_page_plays_a_demo_loop_at_its_stored_rate(app_url: str) -> N
         )
         try:
             page = browser.new_page(viewport={"width": 1400, "height": 1000})
-            page.goto(app_url)
-            page.get_by_role("textbox", name="User name").fill("expert1")
-            page.get_by_role("textbox", name="Password").fill("qa-meeting-demo")
-            page.get_by_role("button", name="Sign in").click()
-            expect(page.get_by_text("What is waiting")).to_be_visible(timeout=30_000)
+            sign_in(page, app_url, "expert1")
             page.get_by_role("link", name="Review").click()
             caption = page.get_by_text("frames/s")
             expect(caption).to_be_visible(timeout=60_000)
