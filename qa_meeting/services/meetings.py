@@ -157,27 +157,28 @@ def list_meetings(ctx: AppContext, actor: Actor) -> list[MeetingSummary]:
     del actor  # meeting records are department information; names are only the chair's
     with transaction(ctx.engine) as session:
         names = {u.id: u.display_name for u in repository.list_users(session=session)}
-        summaries = []
-        for meeting in repository.list_meetings(session=session):
-            assert meeting.id is not None
-            items = repository.list_agenda_items(session=session, meeting_id=meeting.id)
-            outcomes = [i.outcome for i in items]
-            summaries.append(
-                MeetingSummary(
-                    id=meeting.id,
-                    held_on=meeting.held_on,
-                    chair=names.get(meeting.chair_id or 0, ""),
-                    slot_minutes=meeting.slot_minutes,
-                    status=meeting.status,
-                    cases=len(items),
-                    presented=outcomes.count(ItemOutcome.PRESENTED.value),
-                    deferred=outcomes.count(ItemOutcome.DEFERRED.value),
-                    attendance=len(
-                        repository.list_attendance(session=session, meeting_id=meeting.id)
-                    ),
-                )
+        rows = repository.list_meetings(session=session)
+        ids = [m.id for m in rows if m.id is not None]
+        outcomes = repository.outcome_counts(session=session, meeting_ids=ids)
+        attended = repository.attendance_counts(session=session, meeting_ids=ids)
+    summaries = []
+    for meeting in rows:
+        assert meeting.id is not None
+        counts = outcomes.get(meeting.id, {})
+        summaries.append(
+            MeetingSummary(
+                id=meeting.id,
+                held_on=meeting.held_on,
+                chair=names.get(meeting.chair_id or 0, ""),
+                slot_minutes=meeting.slot_minutes,
+                status=meeting.status,
+                cases=sum(counts.values()),
+                presented=counts.get(ItemOutcome.PRESENTED.value, 0),
+                deferred=counts.get(ItemOutcome.DEFERRED.value, 0),
+                attendance=attended.get(meeting.id, 0),
             )
-        return summaries
+        )
+    return summaries
 
 
 def _attend(session: Session, meeting_id: int, user_id: int, source: str) -> None:

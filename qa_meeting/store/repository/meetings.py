@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from sqlalchemy import func
 from sqlmodel import Session, col, select
 
 from qa_meeting.store.models import (
@@ -116,3 +117,30 @@ def list_teaching_points(
     if study_id is not None:
         query = query.where(TeachingPoint.study_id == study_id)
     return session.exec(query).all()
+
+
+def outcome_counts(*, session: Session, meeting_ids: Sequence[int]) -> dict[int, dict[str, int]]:
+    """Per meeting, how many agenda items have each outcome (one query for all meetings)."""
+    if not meeting_ids:
+        return {}
+    query = (
+        select(AgendaItem.meeting_id, AgendaItem.outcome, func.count())
+        .where(col(AgendaItem.meeting_id).in_(meeting_ids))
+        .group_by(col(AgendaItem.meeting_id), col(AgendaItem.outcome))
+    )
+    counts: dict[int, dict[str, int]] = {}
+    for meeting_id, outcome, count in session.exec(query).all():
+        counts.setdefault(meeting_id, {})[outcome] = count
+    return counts
+
+
+def attendance_counts(*, session: Session, meeting_ids: Sequence[int]) -> dict[int, int]:
+    """Per meeting, how many people attended (one query for all meetings)."""
+    if not meeting_ids:
+        return {}
+    query = (
+        select(Attendance.meeting_id, func.count())
+        .where(col(Attendance.meeting_id).in_(meeting_ids))
+        .group_by(col(Attendance.meeting_id))
+    )
+    return dict(session.exec(query).all())
