@@ -180,7 +180,8 @@ def _load_case(
     )
     review.update_details(ctx, loader, study_id, details, protocols)
     review.save_read(ctx, trainee, study_id, ReadKind.TRAINEE, case.trainee, protocols)
-    review.save_read(ctx, expert, study_id, ReadKind.EXPERT, case.expert, protocols)
+    if case.expert is not None:  # otherwise the scan waits for its over-read
+        review.save_read(ctx, expert, study_id, ReadKind.EXPERT, case.expert, protocols)
     review.set_flags(
         ctx,
         expert,

@@ -5,7 +5,8 @@
 trainee's read and the expert over-read. Everything is checked before anything is written: a
 malformed file raises ``ConfigurationError`` naming the file and the field, and a case whose
 reads do not produce its ``expected_category`` is refused too, so the demo always shows what
-its files claim.
+its files claim. A case without an ``[expert]`` table (and so without ``expected_category``)
+is loaded awaiting its over-read, for the Review and Ward round pages to show.
 """
 
 from __future__ import annotations
@@ -65,8 +66,8 @@ class DemoCase:
     good_spot: bool
     cine: CineSpec
     trainee: StructuredRead
-    expert: StructuredRead
-    expected_category: StudyCategory
+    expert: StructuredRead | None  # None: the scan is loaded awaiting its over-read
+    expected_category: StudyCategory | None
 
 
 _CASE_KEYS = {"id", "title", "protocol", "operator", "scanned_days_ago", "expected_category"}
@@ -207,6 +208,8 @@ def _parse_cine(table: _Table, case_id: str) -> CineSpec:
 
 
 def _check_category(case: DemoCase, protocol: Protocol) -> None:
+    if case.expert is None or case.expected_category is None:
+        return  # awaiting its over-read: nothing to compare yet
     got = compare_reads(protocol, case.trainee, case.expert).category
     if got is not case.expected_category:
         raise ConfigurationError(
@@ -228,7 +231,12 @@ def parse_case(
     protocol = protocols[table.text("protocol", choices=sorted(protocols))]
     context = _Table(source, table.get("context"), "context", _CONTEXT_KEYS)
     flags = _Table(source, table.get("flags", {}), "flags", _FLAG_KEYS)
-    category = table.text("expected_category", choices=[c.value for c in StudyCategory])
+    awaiting = "expert" not in table.data and "expected_category" not in table.data
+    category = (
+        None
+        if awaiting
+        else table.text("expected_category", choices=[c.value for c in StudyCategory])
+    )
     case = DemoCase(
         id=case_id,
         title=table.text("title"),
@@ -243,8 +251,8 @@ def parse_case(
         good_spot=flags.flag("good_spot"),
         cine=_parse_cine(_Table(source, table.get("cine"), "cine", _CINE_KEYS), case_id),
         trainee=_parse_read(source, table.get("trainee"), "trainee", protocol),
-        expert=_parse_read(source, table.get("expert"), "expert", protocol),
-        expected_category=StudyCategory(category),
+        expert=None if awaiting else _parse_read(source, table.get("expert"), "expert", protocol),
+        expected_category=StudyCategory(category) if category else None,
     )
     _check_category(case, protocol)
     return case
