@@ -13,6 +13,7 @@ import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from qa_meeting.errors import ConfigurationError
 
@@ -72,6 +73,31 @@ SETTINGS: tuple[Setting, ...] = (
     ),
     Setting("dicomweb_username", "", "User name for the DICOMweb server (HTTP basic auth)."),
     Setting("dicomweb_password", "", "Password for the DICOMweb server (put it in secrets.toml)."),
+    Setting(
+        "timezone",
+        "Europe/London",
+        "The department's time zone (IANA name): the loop figures count days and months in it.",
+    ),
+    Setting(
+        "cusum_acceptable_rate",
+        "0.10",
+        "Loop figures: the acceptable discordance rate p0 of the CUSUM learning curve (0-1).",
+    ),
+    Setting(
+        "cusum_unacceptable_rate",
+        "0.20",
+        "Loop figures: the unacceptable discordance rate p1 of the CUSUM (above p0, below 1).",
+    ),
+    Setting(
+        "cusum_alpha",
+        "0.10",
+        "Loop figures: the CUSUM's chance of a false signal at rate p0 (sets the limit h).",
+    ),
+    Setting(
+        "cusum_beta",
+        "0.10",
+        "Loop figures: the CUSUM's chance of missing a true rate p1 (sets the limit h).",
+    ),
 )
 
 _BY_NAME = {s.name: s for s in SETTINGS}
@@ -92,6 +118,11 @@ class Settings:
     dicomweb_url: str = ""
     dicomweb_username: str = ""
     dicomweb_password: str = ""
+    timezone: str = "Europe/London"
+    cusum_acceptable_rate: float = 0.10
+    cusum_unacceptable_rate: float = 0.20
+    cusum_alpha: float = 0.10
+    cusum_beta: float = 0.10
 
     @property
     def media_dir(self) -> Path:
@@ -128,6 +159,39 @@ def _as_int(setting: Setting, raw: str) -> int:
     return value
 
 
+def _as_probability(setting: Setting, raw: str) -> float:
+    try:
+        value = float(raw)
+    except ValueError:
+        value = -1.0
+    if not 0 < value < 1:
+        raise ConfigurationError(
+            f"{setting.env_var} must be a number between 0 and 1, not {raw!r}.",
+            f"Set {setting.env_var} to a rate such as {setting.default}.",
+        )
+    return value
+
+
+def _as_timezone(setting: Setting, raw: str) -> str:
+    try:
+        ZoneInfo(raw)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ConfigurationError(
+            f"{setting.env_var} must be a time zone name such as Europe/London, not {raw!r}.",
+            f"Set {setting.env_var} to an IANA time zone name (default {setting.default}).",
+        ) from None
+    return raw
+
+
+def _check_cusum_rates(acceptable: float, unacceptable: float) -> None:
+    if not acceptable < unacceptable:
+        raise ConfigurationError(
+            f"QA_MEETING_CUSUM_ACCEPTABLE_RATE ({acceptable}) must be below "
+            f"QA_MEETING_CUSUM_UNACCEPTABLE_RATE ({unacceptable}).",
+            "Set the acceptable discordance rate below the unacceptable one, e.g. 0.10 and 0.20.",
+        )
+
+
 def load_settings(
     environ: Mapping[str, str] | None = None,
     secrets_path: Path | None = Path(".streamlit/secrets.toml"),
@@ -145,6 +209,11 @@ def load_settings(
         return setting.default
 
     protocols_dir = raw("protocols_dir")
+    acceptable, unacceptable = (
+        _as_probability(_BY_NAME[name], raw(name))
+        for name in ("cusum_acceptable_rate", "cusum_unacceptable_rate")
+    )
+    _check_cusum_rates(acceptable, unacceptable)
     return Settings(
         data_dir=Path(raw("data_dir")).expanduser(),
         database_url=raw("database_url"),
@@ -157,4 +226,9 @@ def load_settings(
         dicomweb_url=raw("dicomweb_url").rstrip("/"),
         dicomweb_username=raw("dicomweb_username"),
         dicomweb_password=raw("dicomweb_password"),
+        timezone=_as_timezone(_BY_NAME["timezone"], raw("timezone")),
+        cusum_acceptable_rate=acceptable,
+        cusum_unacceptable_rate=unacceptable,
+        cusum_alpha=_as_probability(_BY_NAME["cusum_alpha"], raw("cusum_alpha")),
+        cusum_beta=_as_probability(_BY_NAME["cusum_beta"], raw("cusum_beta")),
     )

@@ -1,0 +1,292 @@
+"""Loop figures: is the department's feedback loop working? Pure functions over plain facts.
+
+Every date is the department's local date; every function takes the facts and, where it needs
+one, a reference day (``today``): nothing here reads a clock. A scan's *day* is its scan date
+(``Study.scanned_on``), or the day it was logged when the scan date is unknown; months are
+calendar months of that day, written ``YYYY-MM``.
+
+- **Over-read share**: of the scans with a trainee read, the share that also have an expert
+  over-read; overall and per month of the scan.
+- **Days to feedback**: the over-read's date minus the scan date, for scans with both; the
+  distribution, the median overall and the median per ISO week of the scan (``YYYY-Www``).
+  Scans still awaiting their over-read are the *backlog*, each with its age so far (today minus
+  its day).
+- **Positive feedback share**: of the over-read scans, the share whose feedback is positive:
+  the scan was flagged a good spot, or a teaching point on it has the category
+  ``good_practice``. Per month of the over-read.
+- **Case variety per trainee**: the protocol x finding cells of the trainee's over-read scans,
+  exactly as the agenda builder counts them (``agenda.variety_cells``: a finding is an expert
+  answer of positive polarity, ``question=value``; a scan without one covers ``normal``), over
+  every cell the configured protocols offer (each positive answer of each question, plus
+  ``normal`` per protocol); also the protocols seen.
+- **Discordance over time**: per month of the scan, of the reviewed scans (those with a
+  discordance category), the share that are discordant-major, discordant-minor, technically
+  limited and incomplete documentation.
+- **CUSUM learning curve**: see ``domain/cusum.py``. Meeting cadence: ``domain/cadence.py``.
+"""
+
+from __future__ import annotations
+
+import statistics
+from collections import defaultdict
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import date
+
+from qa_meeting.domain.agenda import NORMAL, QueueEntry, variety_cells
+from qa_meeting.domain.cusum import CusumCurve, CusumParams, Outcome, cusum_curve
+from qa_meeting.domain.discordance import StudyCategory
+from qa_meeting.domain.nominations import NominationReason
+from qa_meeting.domain.protocols import Polarity, Protocol
+
+DISCORDANT = frozenset({StudyCategory.DISCORDANT_MAJOR.value, StudyCategory.DISCORDANT_MINOR.value})
+RATE_CATEGORIES = (
+    StudyCategory.DISCORDANT_MAJOR,
+    StudyCategory.DISCORDANT_MINOR,
+    StudyCategory.TECHNICALLY_LIMITED,
+    StudyCategory.INCOMPLETE_DOCUMENTATION,
+)
+
+
+@dataclass(frozen=True)
+class ScanFact:
+    """What the loop figures need to know about one scan (no identities beyond ids)."""
+
+    study_id: int
+    trainee_id: int | None
+    protocol_id: str | None
+    logged_on: date
+    scanned_on: date | None = None
+    has_trainee_read: bool = True
+    overread_on: date | None = None  # the expert read's date; None: no over-read yet
+    discordance: str | None = None
+    good_spot: bool = False
+    good_practice_point: bool = False
+    findings: frozenset[str] = frozenset()  # the expert's positive answers, "question=value"
+
+    @property
+    def day(self) -> date:
+        return self.scanned_on or self.logged_on
+
+    @property
+    def over_read(self) -> bool:
+        return self.overread_on is not None
+
+    @property
+    def positive_feedback(self) -> bool:
+        return self.over_read and (self.good_spot or self.good_practice_point)
+
+
+def month_of(day: date) -> str:
+    return f"{day:%Y-%m}"
+
+
+def week_of(day: date) -> str:
+    year, week, _ = day.isocalendar()
+    return f"{year}-W{week:02d}"
+
+
+def share(part: int, whole: int) -> float | None:
+    return part / whole if whole else None
+
+
+def since(facts: Iterable[ScanFact], first_day: date | None) -> list[ScanFact]:
+    """The scans whose day is ``first_day`` or later (all of them when None)."""
+    return [f for f in facts if first_day is None or f.day >= first_day]
+
+
+@dataclass(frozen=True)
+class ShareRow:
+    """A share in one period (``period`` is a month, a week or "all")."""
+
+    period: str
+    count: int
+    of: int
+
+    @property
+    def share(self) -> float | None:
+        return share(self.count, self.of)
+
+
+def _shares(
+    facts: Iterable[ScanFact],
+    key: Callable[[ScanFact], str],
+    counted: Callable[[ScanFact], bool],
+) -> list[ShareRow]:
+    counts: dict[str, list[int]] = defaultdict(lambda: [0, 0])
+    for fact in facts:
+        counts[key(fact)][0] += counted(fact)
+        counts[key(fact)][1] += 1
+    return [ShareRow(period, c, n) for period, (c, n) in sorted(counts.items())]
+
+
+def overread_share(facts: Sequence[ScanFact]) -> tuple[ShareRow, list[ShareRow]]:
+    """Over-read scans among scans with a trainee read: overall, then per month of the scan."""
+    readable = [f for f in facts if f.has_trainee_read]
+    overall = ShareRow("all", sum(f.over_read for f in readable), len(readable))
+    return overall, _shares(readable, lambda f: month_of(f.day), lambda f: f.over_read)
+
+
+def positive_feedback_share(facts: Sequence[ScanFact]) -> tuple[ShareRow, list[ShareRow]]:
+    """Positive feedback among over-read scans: overall, then per month of the over-read."""
+    read = [f for f in facts if f.overread_on is not None]
+    overall = ShareRow("all", sum(f.positive_feedback for f in read), len(read))
+    by_month = _shares(
+        read, lambda f: month_of(f.overread_on or f.day), lambda f: f.positive_feedback
+    )
+    return overall, by_month
+
+
+@dataclass(frozen=True)
+class Delay:
+    study_id: int
+    scanned_on: date
+    days: int
+
+
+@dataclass(frozen=True)
+class WeekMedian:
+    week: str
+    scans: int
+    median_days: float
+
+
+@dataclass(frozen=True)
+class FeedbackDelays:
+    delays: list[Delay]  # over-read scans with a scan date: days from scan to over-read
+    median_days: float | None
+    by_week: list[WeekMedian]  # per ISO week of the scan
+    backlog: list[Delay]  # scans awaiting over-read: days waited so far, oldest first
+
+
+def feedback_delays(facts: Sequence[ScanFact], today: date) -> FeedbackDelays:
+    """Days from scan to over-read, their median overall and per week, and the backlog."""
+    delays = sorted(
+        (
+            Delay(f.study_id, f.scanned_on, (f.overread_on - f.scanned_on).days)
+            for f in facts
+            if f.scanned_on is not None and f.overread_on is not None
+        ),
+        key=lambda d: (d.scanned_on, d.study_id),
+    )
+    weeks: dict[str, list[int]] = defaultdict(list)
+    for delay in delays:
+        weeks[week_of(delay.scanned_on)].append(delay.days)
+    backlog = sorted(
+        (
+            Delay(f.study_id, f.day, (today - f.day).days)
+            for f in facts
+            if f.has_trainee_read and f.overread_on is None
+        ),
+        key=lambda d: (-d.days, d.study_id),
+    )
+    return FeedbackDelays(
+        delays=delays,
+        median_days=statistics.median(d.days for d in delays) if delays else None,
+        by_week=[
+            WeekMedian(week, len(days), statistics.median(days))
+            for week, days in sorted(weeks.items())
+        ],
+        backlog=backlog,
+    )
+
+
+@dataclass(frozen=True)
+class VarietyRow:
+    trainee_id: int
+    scans: int  # the trainee's over-read scans
+    protocols_seen: int
+    cells_seen: int
+    cells_offered: int
+
+    @property
+    def coverage(self) -> float | None:
+        return share(self.cells_seen, self.cells_offered)
+
+
+def offered_cells(protocols: Mapping[str, Protocol]) -> frozenset[tuple[str, str]]:
+    """Every protocol x finding cell: each positive answer of each question, and ``normal``."""
+    cells = {(p.id, NORMAL) for p in protocols.values()}
+    for protocol in protocols.values():
+        for question in protocol.questions:
+            cells.update(
+                (protocol.id, f"{question.id}={answer.value}")
+                for answer in question.answers
+                if answer.polarity is Polarity.POSITIVE
+            )
+    return frozenset(cells)
+
+
+def _as_entry(fact: ScanFact) -> QueueEntry:
+    """The scan as the agenda builder sees it, so its cells are counted the agenda's way."""
+    return QueueEntry(
+        study_id=fact.study_id,
+        reason=NominationReason.CHAIR_ADDED,
+        pinned=False,
+        trainee_id=fact.trainee_id,
+        protocol_id=fact.protocol_id or "unknown",
+        views=frozenset(),
+        findings=fact.findings,
+        error_stage=None,
+    )
+
+
+def variety_per_trainee(
+    facts: Sequence[ScanFact], protocols: Mapping[str, Protocol]
+) -> list[VarietyRow]:
+    """Per trainee with over-read scans: protocols and protocol x finding cells covered."""
+    offered = offered_cells(protocols)
+    by_trainee: dict[int, list[ScanFact]] = defaultdict(list)
+    for fact in facts:
+        if fact.trainee_id is not None and fact.over_read and fact.protocol_id in protocols:
+            by_trainee[fact.trainee_id].append(fact)
+    rows = []
+    for trainee_id, scans in sorted(by_trainee.items()):
+        cells = variety_cells(_as_entry(f) for f in scans) & offered
+        rows.append(
+            VarietyRow(
+                trainee_id=trainee_id,
+                scans=len(scans),
+                protocols_seen=len({f.protocol_id for f in scans}),
+                cells_seen=len(cells),
+                cells_offered=len(offered),
+            )
+        )
+    return rows
+
+
+@dataclass(frozen=True)
+class DiscordanceRow:
+    month: str
+    reviewed: int
+    counts: dict[str, int]  # per category in RATE_CATEGORIES
+
+    def rate(self, category: StudyCategory) -> float | None:
+        return share(self.counts.get(category.value, 0), self.reviewed)
+
+
+def discordance_by_month(facts: Sequence[ScanFact]) -> list[DiscordanceRow]:
+    """Per month of the scan: reviewed scans and how many fall in each category."""
+    months: dict[str, list[str]] = defaultdict(list)
+    for fact in facts:
+        if fact.discordance is not None:
+            months[month_of(fact.day)].append(fact.discordance)
+    return [
+        DiscordanceRow(
+            month=month,
+            reviewed=len(categories),
+            counts={c.value: categories.count(c.value) for c in RATE_CATEGORIES},
+        )
+        for month, categories in sorted(months.items())
+    ]
+
+
+def cusum_per_trainee(facts: Sequence[ScanFact], params: CusumParams) -> dict[int, CusumCurve]:
+    """Each trainee's learning curve over their reviewed scans (failure = discordant)."""
+    outcomes: dict[int, list[Outcome]] = defaultdict(list)
+    for fact in facts:
+        if fact.trainee_id is not None and fact.discordance is not None:
+            outcomes[fact.trainee_id].append(
+                Outcome(fact.day, fact.study_id, fact.discordance in DISCORDANT)
+            )
+    return {trainee: cusum_curve(rows, params) for trainee, rows in sorted(outcomes.items())}
