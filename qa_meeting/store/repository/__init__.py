@@ -6,6 +6,7 @@ repository`` then ``repository.get_study(...)``.
 """
 
 from qa_meeting.store.repository.bank import *  # noqa: F403
+from qa_meeting.store.repository.digest import *  # noqa: F403
 from qa_meeting.store.repository.exports import *  # noqa: F403
 from qa_meeting.store.repository.feedback import *  # noqa: F403
 from qa_meeting.store.repository.meetings import *  # noqa: F403
