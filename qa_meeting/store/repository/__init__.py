@@ -9,6 +9,7 @@ from qa_meeting.store.repository.bank import *  # noqa: F403
 from qa_meeting.store.repository.digest import *  # noqa: F403
 from qa_meeting.store.repository.exports import *  # noqa: F403
 from qa_meeting.store.repository.feedback import *  # noqa: F403
+from qa_meeting.store.repository.loops import *  # noqa: F403
 from qa_meeting.store.repository.meetings import *  # noqa: F403
 from qa_meeting.store.repository.people import *  # noqa: F403
 from qa_meeting.store.repository.scans import *  # noqa: F403
