@@ -10,6 +10,10 @@ from datetime import date
 
 import streamlit as st
 
+from qa_meeting.services.context import Actor
+from qa_meeting.services.digest import personal_digest
+from qa_meeting.services.digest_html import render_html
+from qa_meeting.services.digest_pdf import render_pdf
 from qa_meeting.services.my_feedback import (
     FeedbackCase,
     FeedbackPoint,
@@ -21,6 +25,7 @@ from qa_meeting.ui import resources, state
 from qa_meeting.ui.feedback import reported_errors
 from qa_meeting.ui.widgets.agreement import plain
 
+_DIGEST = "my_feedback_digest_{}"  # the prepared files (plain str/bytes), per signed-in user
 INTRO = (
     "Only you see this page. It shows what the QA meetings made of your own scans: the good "
     "spots first, then each case discussed with its teaching points. It is here to help you "
@@ -90,6 +95,41 @@ def _cases(cases: tuple[FeedbackCase, ...]) -> None:
         _case(case)
 
 
+def _digest(actor: Actor) -> None:
+    """Made on request (it decodes key frames), kept for the session, downloaded without a rerun."""
+    st.subheader("Personal digest")
+    st.caption(
+        "Your feedback as a file to keep: HTML (opens in any browser) or PDF. It holds only your "
+        "own presented cases and names no one else."
+    )
+    key = _DIGEST.format(actor.user_id)
+    label = "Prepare it again" if key in st.session_state else "Prepare my digest"
+    if st.button(label, icon=":material/description:"):
+        with reported_errors(), st.spinner("Preparing your digest..."):
+            digest = personal_digest(resources.app_context(), actor)
+            st.session_state[key] = {"html": render_html(digest), "pdf": render_pdf(digest)}
+    files = st.session_state.get(key)
+    if not isinstance(files, dict):
+        return
+    html, pdf = st.columns(2)
+    html.download_button(
+        "Download HTML",
+        data=files["html"],
+        file_name="my-qa-feedback.html",
+        mime="text/html",
+        on_click="ignore",
+        icon=":material/html:",
+    )
+    pdf.download_button(
+        "Download PDF",
+        data=files["pdf"],
+        file_name="my-qa-feedback.pdf",
+        mime="application/pdf",
+        on_click="ignore",
+        icon=":material/picture_as_pdf:",
+    )
+
+
 def _show(feedback: MyFeedback) -> None:
     first, second, third = st.columns(3)
     first.metric("Scans over-read", feedback.counts.over_read)
@@ -116,3 +156,4 @@ def render() -> None:
         )
         return
     _show(feedback)
+    _digest(actor)

@@ -68,3 +68,22 @@ def test_a_user_with_no_scans_sees_an_info_message(app_ctx: AppContext) -> None:
     assert not at.exception
     assert [i.value for i in at.info] and "Nothing here yet" in at.info[0].value
     assert not at.metric and not at.expander
+
+
+def test_the_personal_digest_is_prepared_on_request_as_html_and_pdf(app_ctx: AppContext) -> None:
+    actor = actor_named(app_ctx, "trainee1")
+    at = run_page("my_feedback_page", actor)
+    assert "Personal digest" in [s.value for s in at.subheader]
+    assert not at.download_button  # nothing is made until asked for
+
+    at.button[0].click().run()
+
+    assert not at.exception
+    assert [b.label for b in at.download_button] == ["Download HTML", "Download PDF"]
+    files = at.session_state[f"my_feedback_digest_{actor.user_id}"]
+    assert SIDE_POINT in files["html"]
+    assert PE_POINT not in files["html"]
+    assert files["pdf"].startswith(b"%PDF")
+    for account in DEMO_ACCOUNTS:
+        if account.username != "trainee1":
+            assert account.display_name not in files["html"]
