@@ -38,6 +38,7 @@ PAGES: tuple[PageSpec, ...] = (
     PageSpec("present", "Present", ":material/co_present:", "present_page", CHAIR_ROLES),
     PageSpec("follow", "Follow", ":material/smartphone:", "follow_page"),
     PageSpec("my-feedback", "My feedback", ":material/person_check:", "my_feedback_page"),
+    PageSpec("loops", "Loop figures", ":material/monitoring:", "loops_page"),
     PageSpec("bank", "Image bank", ":material/photo_library:", "bank_page"),
     PageSpec("export", "Export to bank", ":material/ios_share:", "export_page", STAFF_ROLES),
 )
