@@ -59,10 +59,10 @@ def _good_spots(spots: tuple[GoodSpot, ...]) -> None:
         st.success("\n\n".join(lines), icon=":material/celebration:")
 
 
-def _case(case: FeedbackCase) -> None:
+def _case(case: FeedbackCase, *, expanded: bool) -> None:
     label = f"{_day(case.held_on)} · {plain(case.protocol)} · {case.outcome_label}"
     icon = ":material/star:" if case.good_spot else ":material/school:"
-    with st.expander(label, icon=icon):
+    with st.expander(label, expanded=expanded, icon=icon):
         if case.clinical_question:
             st.markdown(f"**Your clinical question:** {plain(case.clinical_question)}")
         source = "agreed at the meeting" if case.agreed_at_meeting else "from comparing the reads"
@@ -91,8 +91,8 @@ def _cases(cases: tuple[FeedbackCase, ...]) -> None:
     if not cases:
         st.caption("None of your scans has been on a meeting agenda yet.")
         return
-    for case in cases:
-        _case(case)
+    for index, case in enumerate(cases):
+        _case(case, expanded=index == 0)  # the newest open, the rest a click away
 
 
 def _digest(actor: Actor) -> None:
