@@ -26,6 +26,7 @@ from qa_meeting.services import (
     bank,
     deidentify,
     demo,
+    digest,
     export,
     ingest,
     media,
@@ -169,6 +170,23 @@ def meetings_list(as_json: bool) -> None:
         click.echo(
             f"{m.id:>4}  {m.held_on}  {m.status:<8} {m.cases} case(s), {m.presented} presented, "
             f"{m.deferred} deferred, {m.attendance} attended  chair {m.chair}"
+        )
+
+
+@main.command("digest")
+@click.argument("meeting_id", type=int)
+@click.option("--out", "out_dir", required=True, type=click.Path(path_type=Path, file_okay=False))
+@_refusals_exit_2
+def digest_command(meeting_id: int, out_dir: Path) -> None:
+    """Write a closed meeting's de-identified teaching digest to the --out folder: digest.html
+    (self-contained, for e-mail) and digest.pdf."""
+    built = digest.meeting_digest(_context(), CLI_ACTOR, meeting_id)
+    html_path, pdf_path = digest.write_digest(built, out_dir)
+    click.echo(f"html: {html_path}\npdf: {pdf_path}")
+    if built.redactions:
+        click.echo(
+            f"note: {built.redactions} passage(s) of free text looked like identifiers and were "
+            "replaced by [removed]; correct the source text and run again if they were not."
         )
 
 

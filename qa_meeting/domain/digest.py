@@ -20,6 +20,7 @@ from qa_meeting.domain.bank import NORMAL, header_names
 from qa_meeting.domain.discordance import StudyCategory, category_label
 from qa_meeting.domain.identifiers import find_identifiers, name_variants, redact
 from qa_meeting.domain.meeting import TeachingCategory, label
+from qa_meeting.domain.protocols import Protocol
 from qa_meeting.errors import QaMeetingError
 
 REDACTED = "[removed]"
@@ -234,3 +235,22 @@ def check_no_leaks(text: str, terms: Iterable[str], what: str) -> None:
             f"The {what} would show {count} name(s) or code(s) of a patient or a member of "
             "staff that the free-text check did not remove; nothing was written."
         )
+
+
+def answer_rows(
+    protocol: Protocol | None, trainee: Mapping[str, str], expert: Mapping[str, str]
+) -> tuple[AnswerRow, ...]:
+    """Per question of ``protocol`` the trainee's and the expert's answer labels; questions
+    neither reader answered are left out; no protocol, no rows."""
+    if protocol is None:
+        return ()
+    rows = []
+    for question in protocol.questions:
+        mine, theirs = trainee.get(question.id), expert.get(question.id)
+        if mine is None and theirs is None:
+            continue
+        labels = [
+            question.answer(v).label if v in question.allowed_values else "" for v in (mine, theirs)
+        ]
+        rows.append(AnswerRow(question.text, labels[0], labels[1]))
+    return tuple(rows)

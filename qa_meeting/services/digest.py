@@ -23,10 +23,10 @@ from sqlmodel import Session
 
 from qa_meeting.domain.bank import expert_findings, header_names
 from qa_meeting.domain.digest import (
-    AnswerRow,
     Digest,
     DigestCase,
     PointEntry,
+    answer_rows,
     classification_label,
     clean_text,
     forbidden_terms,
@@ -163,6 +163,25 @@ def personal_digest(ctx: AppContext, actor: Actor) -> Digest:
     )
 
 
+@dataclass(frozen=True)
+class DigestFiles:
+    """A meeting's digest rendered, for the page's downloads and preview."""
+
+    title: str
+    html: str
+    pdf: bytes
+    redactions: int
+    cases: int
+
+
+def meeting_digest_files(ctx: AppContext, actor: Actor, meeting_id: int) -> DigestFiles:
+    """``meeting_digest`` rendered as HTML and PDF (both checked for leaks)."""
+    built = meeting_digest(ctx, actor, meeting_id)
+    return DigestFiles(
+        built.title, render_html(built), render_pdf(built), built.redactions, len(built.cases)
+    )
+
+
 def write_digest(digest: Digest, out_dir: Path) -> tuple[Path, Path]:
     """Write ``digest.html`` and ``digest.pdf`` into ``out_dir`` (each under a temporary name,
     then renamed); both are rendered, and checked, before either is written."""
@@ -280,7 +299,7 @@ def _build_case(
         patient=patient_line(study.sex, study.age_band),
         question=clean(study.indication) or "Not recorded",
         frames=key_frames(ctx, loops, frame_links(loops, points, notes, labels)),
-        answers=_answers(protocol, dict(trainee.answers) if trainee else {}, expert_answers),
+        answers=answer_rows(protocol, dict(trainee.answers) if trainee else {}, expert_answers),
         reasoning=clean(expert.reasoning) if expert else "",
         points=entries,
         error_stage=label(item.error_stage) if item.error_stage else "",
@@ -290,21 +309,3 @@ def _build_case(
     )
     findings = expert_findings(protocol, expert_answers) if protocol else ()
     return _Built(case, count, tuple(originals), study.protocol_id or "", findings, classification)
-
-
-def _answers(
-    protocol: Protocol | None, trainee: Mapping[str, str], expert: Mapping[str, str]
-) -> tuple[AnswerRow, ...]:
-    """Per question the answers' labels; questions neither reader answered are left out."""
-    if protocol is None:
-        return ()
-    rows = []
-    for question in protocol.questions:
-        mine, theirs = trainee.get(question.id), expert.get(question.id)
-        if mine is None and theirs is None:
-            continue
-        labels = [
-            question.answer(v).label if v in question.allowed_values else "" for v in (mine, theirs)
-        ]
-        rows.append(AnswerRow(question.text, labels[0], labels[1]))
-    return tuple(rows)

@@ -35,6 +35,7 @@ PAGES: tuple[PageSpec, ...] = (
     PageSpec("review", "Review", ":material/rate_review:", "review_page"),
     PageSpec("agenda", "Queue & agenda", ":material/event_list:", "meeting_prep_page", STAFF_ROLES),
     PageSpec("meetings", "Meetings", ":material/groups:", "meetings_page", STAFF_ROLES),
+    PageSpec("digest", "Digest", ":material/summarize:", "digest_page"),
     PageSpec("present", "Present", ":material/co_present:", "present_page", CHAIR_ROLES),
     PageSpec("follow", "Follow", ":material/smartphone:", "follow_page"),
     PageSpec("my-feedback", "My feedback", ":material/person_check:", "my_feedback_page"),
