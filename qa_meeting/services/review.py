@@ -322,6 +322,15 @@ def save_read(
         return _build_view(session, actor, study, protocols)
 
 
+def recompute_in_session(session: Session, study: Study, protocol: Protocol) -> None:
+    """Recompute the discordance, status and queue inside the caller's transaction.
+
+    For use cases that store a read themselves (the ward round) and must update the scan in the
+    same transaction, exactly as ``save_read`` does.
+    """
+    _recompute(session, study, protocol)
+
+
 def _recompute(session: Session, study: Study, protocol: Protocol) -> None:
     assert study.id is not None
     trainee = repository.get_read(session=session, study_id=study.id, kind=ReadKind.TRAINEE)

@@ -13,3 +13,4 @@ from qa_meeting.store.repository.loops import *  # noqa: F403
 from qa_meeting.store.repository.meetings import *  # noqa: F403
 from qa_meeting.store.repository.people import *  # noqa: F403
 from qa_meeting.store.repository.scans import *  # noqa: F403
+from qa_meeting.store.repository.ward_round import *  # noqa: F403
