@@ -17,6 +17,7 @@ from jinja2 import Environment, PackageLoader, StrictUndefined
 from qa_meeting.domain.digest import Digest, check_no_leaks
 
 TEMPLATE = "digest.html.j2"
+DIFFERS_NOTE = "Shaded rows: the answers differ."
 _TAG = re.compile(r"<[^>]+>")
 
 
@@ -48,10 +49,8 @@ def visible_text(page: str) -> str:
 
 def render_html(digest: Digest) -> str:
     """The digest as an HTML page; ``DigestLeakError`` when it would show a forbidden term."""
-    page = (
-        _environment()
-        .get_template(TEMPLATE)
-        .render(digest=digest, generated=f"{digest.generated_on.day} {digest.generated_on:%B %Y}")
-    )
+    generated = f"{digest.generated_on.day} {digest.generated_on:%B %Y}"
+    template = _environment().get_template(TEMPLATE)
+    page = template.render(digest=digest, differs_note=DIFFERS_NOTE, generated=generated)
     check_no_leaks(visible_text(page), digest.forbidden, "HTML digest")
     return page

@@ -12,9 +12,10 @@ from pathlib import Path
 
 from fpdf import FPDF
 from fpdf.enums import XPos, YPos
+from fpdf.fonts import FontFace
 
 from qa_meeting.domain.digest import Digest, DigestCase, Figures, KeyFrame, check_no_leaks
-from qa_meeting.services.digest_html import paragraphs
+from qa_meeting.services.digest_html import DIFFERS_NOTE, paragraphs
 
 FONT_DIR = Path("/usr/share/fonts/truetype/dejavu")
 FONT_FILES = {"": "DejaVuSans.ttf", "B": "DejaVuSans-Bold.ttf"}
@@ -22,6 +23,8 @@ FAMILY = "DejaVu"
 CORE_FAMILY = "Helvetica"
 FRAME_WIDTH_MM = 120.0
 BLUE, GREEN, GREY, DARK = (29, 78, 137), (47, 125, 50), (82, 96, 109), (31, 41, 51)
+DIFFERS = (253, 236, 234)
+ROW_MM = 6.5  # a table row's height, roughly, to keep a short table on one page
 _LATIN1 = str.maketrans({"\u2013": "-", "\u2014": "-", "\u2018": "'", "\u2019": "'"} | {
     "\u201c": '"', "\u201d": '"', "\u00d7": "x", "\u2026": "...", "\u2022": "-"})  # fmt: skip
 
@@ -84,17 +87,25 @@ class _Writer:
         self.pdf.ln(1)
         self.text(frame.caption, size=8, colour=GREY)
 
-    def table(self, rows: list[tuple[str, str, str]]) -> None:
+    def room_for(self, needed_mm: float) -> None:
+        """Start a new page unless ``needed_mm`` fit on this one (or would not fit on any)."""
+        fresh_page = self.pdf.page_break_trigger - self.pdf.t_margin
+        if self.pdf.get_y() + needed_mm > self.pdf.page_break_trigger and needed_mm < fresh_page:
+            self.pdf.add_page()
+
+    def table(self, header: tuple[str, str, str], rows: list[tuple[str, str, str, bool]]) -> None:
+        """Questions and answers; a row whose answers differ is shaded, as in the HTML."""
         self.pdf.set_font(self.family, "", 9)
         self.pdf.set_text_color(*DARK)
+        shaded = FontFace(fill_color=DIFFERS)
         with self.pdf.table(
             col_widths=(100, 40, 40), text_align="LEFT", line_height=4.5, padding=1
         ) as table:
-            for cells in rows:
-                row = table.row()
-                for cell in cells:
-                    row.cell(self.safe(cell))
-        self.pdf.ln(2)
+            table.row([self.safe(cell) for cell in header])
+            for question, trainee, expert, differs in rows:
+                cells = [self.safe(question), self.safe(trainee), self.safe(expert)]
+                table.row(cells, style=shaded if differs else None)
+        self.pdf.ln(1)
 
 
 def render_pdf(digest: Digest) -> bytes:
@@ -164,10 +175,12 @@ def _case(out: _Writer, case: DigestCase) -> None:
     for frame in case.frames:
         out.image(frame)
     if case.answers:
+        out.room_for(ROW_MM * (len(case.answers) + 1) + 8)  # the heading stays with its table
         out.text("The expert's answers", size=11, bold=True)
-        rows = [("Question", case.operator, "Expert")]
-        rows += [(r.question, r.trainee or "-", r.expert or "-") for r in case.answers]
-        out.table(rows)
+        rows = [(r.question, r.trainee or "-", r.expert or "-", r.differs) for r in case.answers]
+        out.table(("Question", case.operator, "Expert"), rows)
+        if any(r.differs for r in case.answers):
+            out.text(DIFFERS_NOTE, size=8, colour=GREY)
     if case.reasoning:
         out.text("The expert's reasoning", size=11, bold=True)
         for paragraph in paragraphs(case.reasoning):
@@ -175,6 +188,7 @@ def _case(out: _Writer, case: DigestCase) -> None:
     if case.points:
         out.text("Teaching points", size=11, bold=True)
         for point in case.points:
+            out.room_for(14)  # a short point stays with its category line
             out.text(f"\u2022 {point.text}", after=0)
             tags = f" | {', '.join(point.tags)}" if point.tags else ""
             out.text(f"{point.category}{tags}", size=8, colour=GREY)
