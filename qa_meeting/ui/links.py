@@ -33,6 +33,7 @@ PAGES: tuple[PageSpec, ...] = (
     PageSpec("home", "Home", ":material/home:", "home_page"),
     PageSpec("inbox", "Inbox", ":material/inbox:", "inbox_page"),
     PageSpec("review", "Review", ":material/rate_review:", "review_page"),
+    PageSpec("ward-round", "Ward round", ":material/stethoscope:", "ward_round_page", STAFF_ROLES),
     PageSpec("agenda", "Queue & agenda", ":material/event_list:", "meeting_prep_page", STAFF_ROLES),
     PageSpec("meetings", "Meetings", ":material/groups:", "meetings_page", STAFF_ROLES),
     PageSpec("digest", "Digest", ":material/summarize:", "digest_page"),
