@@ -161,3 +161,27 @@ def test_a_leak_the_text_check_missed_stops_both_files(tmp_path: Path) -> None:
     with pytest.raises(DigestLeakError):
         digest.write_digest(leaky, tmp_path / "out")
     assert not (tmp_path / "out").exists()
+
+
+def test_the_digest_queries_work_on_both_databases(any_ctx: AppContext) -> None:
+    from qa_meeting.services.demo import load_demo
+
+    load_demo(any_ctx)
+    [meeting] = digest.digest_meetings(any_ctx, actor_named(any_ctx, "trainee1"))
+    built = digest.meeting_digest(any_ctx, actor_named(any_ctx, "trainee1"), meeting.id)
+    assert built.figures is not None and built.figures.attended == 5
+    assert len(digest.personal_digest(any_ctx, actor_named(any_ctx, "trainee2")).cases) == 2
+
+
+def test_without_the_dejavu_fonts_the_pdf_uses_a_core_font(
+    demo_ctx: AppContext, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    from qa_meeting.services import digest_pdf
+
+    monkeypatch.setattr(digest_pdf, "FONT_DIR", tmp_path / "no-fonts")
+    built = digest.meeting_digest(demo_ctx, actor_named(demo_ctx, "trainee1"), DEMO_MEETING)
+    data = render_pdf(built)
+    assert b"/Helvetica" in data and b"DejaVu" not in data
+    extracted = pdf_text(data)
+    assert all(case.title in extracted for case in built.cases)
+    assert "Good spots" in extracted

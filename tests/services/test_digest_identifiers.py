@@ -134,3 +134,44 @@ def test_the_trainees_own_digest_is_cleaned_too(planted: tuple[AppContext, list[
     assert mine.redactions > 0 and any(c.good_spot for c in mine.cases)
     for needle in (*NEEDLES, *secrets):
         assert needle.lower() not in page and needle.lower() not in text, needle
+
+
+def test_a_loop_that_needs_a_mask_is_left_out_with_a_note(
+    demo_ctx: AppContext, tmp_path: Path
+) -> None:
+    with transaction(demo_ctx.engine) as session:
+        study = repository.get_study_by_demo_case(session=session, demo_case=CASE)
+        assert study is not None and study.id is not None
+        uid, study_id = study.study_instance_uid, study.id
+    spec = CineSpec(
+        case_id="digest-no-regions", scene="cardiac_a4c", rows=200, columns=240, frames=6,
+        patient_name=PATIENT, manufacturer="ACME Medical", model_name="Sonic 9",
+    )  # fmt: skip
+    dataset = build_dataset(spec)
+    dataset.StudyInstanceUID = uid
+    del dataset.SequenceOfUltrasoundRegions
+    path = tmp_path / "no-regions.dcm"
+    dataset.save_as(path, enforce_file_format=True)
+    [result] = ingest_paths(demo_ctx, [path], actor=None)
+    assert result.status.value == "stored", result.reason
+    with transaction(demo_ctx.engine) as session:
+        clip_id = max(c.id or 0 for c in repository.list_clips(session=session, study_id=study_id))
+        note = repository.add_annotation(
+            session=session,
+            annotation=Annotation(clip_id=clip_id, frame_index=2, kind="arrow", label="apex"),
+        )
+        repository.add_teaching_point(
+            session=session,
+            point=TeachingPoint(
+                study_id=study_id, meeting_id=DEMO_MEETING, annotation_id=note.id,
+                text="Look at the apex.", category="acquisition",
+            ),
+        )  # fmt: skip
+    built = digest.meeting_digest(demo_ctx, actor_named(demo_ctx, "trainee1"), DEMO_MEETING)
+    [case] = [c for c in built.cases if c.good_spot]
+    shown, left_out = case.frames
+    assert shown.shown and not left_out.shown and left_out.caption == "Loop 2, frame 2: apex"
+    assert "no ultrasound region information" in left_out.note
+    page = render_html(built)
+    assert page.count('<img src="data:image/jpeg') == 3 and left_out.note in page
+    assert "Sonic" not in page and "hawthorne" not in page.lower()
