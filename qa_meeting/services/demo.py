@@ -15,8 +15,11 @@ import hashlib
 import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
-from datetime import date, timedelta
+from datetime import date, datetime, time, timedelta
 from pathlib import Path
+from zoneinfo import ZoneInfo
+
+from sqlmodel import Session
 
 from qa_meeting.domain.protocols import Protocol
 from qa_meeting.domain.scans import IngestStatus
@@ -194,10 +197,23 @@ def _load_case(
         study = repository.get_study(session=session, study_id=study_id)
         assert study is not None
         study.scanned_on = date.today() - timedelta(days=case.scanned_days_ago)
+        if case.overread_days_after_scan is not None:
+            _date_overread(session, ctx, study_id, study.scanned_on, case.overread_days_after_scan)
         study.demo_case = case.id  # written last: marks the case as completely loaded
         repository.save_study(session=session, study=study)
         audit.record(session, loader, "demo.case", target=f"study:{study_id}", detail=case.id)
     return stored
+
+
+def _date_overread(
+    session: Session, ctx: AppContext, study_id: int, scanned_on: date, days_after: int
+) -> None:
+    """Date the over-read ``days_after`` the scan (midday, department time), for the figures."""
+    read = repository.get_read(session=session, study_id=study_id, kind=ReadKind.EXPERT)
+    if read is not None:
+        day = scanned_on + timedelta(days=days_after)
+        read.created_at = datetime.combine(day, time(12), tzinfo=ZoneInfo(ctx.settings.timezone))
+        repository.save_read(session=session, read=read)
 
 
 def _has_scans(ctx: AppContext) -> bool:

@@ -68,10 +68,11 @@ class DemoCase:
     trainee: StructuredRead
     expert: StructuredRead | None  # None: the scan is loaded awaiting its over-read
     expected_category: StudyCategory | None
+    overread_days_after_scan: int | None = None  # None: over-read when the demo is loaded
 
 
 _CASE_KEYS = {"id", "title", "protocol", "operator", "scanned_days_ago", "expected_category"}
-_CASE_KEYS |= {"context", "flags", "cine", "trainee", "expert"}
+_CASE_KEYS |= {"context", "flags", "cine", "trainee", "expert", "overread_days_after_scan"}
 _CONTEXT_KEYS = {"age_band", "sex", "indication"}
 _FLAG_KEYS = {"interesting", "good_spot"}
 _READ_KEYS = {"views_obtained", "missing_view_reasons", "answers", "image_quality"}
@@ -220,6 +221,21 @@ def _check_category(case: DemoCase, protocol: Protocol) -> None:
         )
 
 
+def _overread_delay(table: _Table, scanned_days_ago: int, awaiting: bool) -> int | None:
+    """Days from the scan to its over-read: the over-read must exist and not be in the future."""
+    if "overread_days_after_scan" not in table.data:
+        return None
+    if awaiting:
+        table.fail("overread_days_after_scan needs an [expert] over-read; remove it or add one")
+    delay = table.whole("overread_days_after_scan", low=0, high=365)
+    if delay > scanned_days_ago:
+        table.fail(
+            f"overread_days_after_scan ({delay}) would put the over-read in the future: it must "
+            f"be at most scanned_days_ago ({scanned_days_ago})"
+        )
+    return delay
+
+
 def parse_case(
     data: Mapping[str, object], source: str, protocols: Mapping[str, Protocol]
 ) -> DemoCase:
@@ -237,13 +253,14 @@ def parse_case(
         if awaiting
         else table.text("expected_category", choices=[c.value for c in StudyCategory])
     )
+    scanned_days_ago = table.whole("scanned_days_ago", low=0, high=3650)
     case = DemoCase(
         id=case_id,
         title=table.text("title"),
         source=source,
         protocol_id=protocol.id,
         operator=table.text("operator", choices=DEMO_TRAINEES),
-        scanned_days_ago=table.whole("scanned_days_ago", low=0, high=3650),
+        scanned_days_ago=scanned_days_ago,
         age_band=context.text("age_band", choices=AGE_BANDS),
         sex=context.text("sex", choices=SEXES),
         indication=context.text("indication"),
@@ -253,6 +270,7 @@ def parse_case(
         trainee=_parse_read(source, table.get("trainee"), "trainee", protocol),
         expert=None if awaiting else _parse_read(source, table.get("expert"), "expert", protocol),
         expected_category=StudyCategory(category) if category else None,
+        overread_days_after_scan=_overread_delay(table, scanned_days_ago, awaiting),
     )
     _check_category(case, protocol)
     return case

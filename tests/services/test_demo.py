@@ -5,8 +5,9 @@ from __future__ import annotations
 import re
 import shutil
 from dataclasses import replace
-from datetime import date, timedelta
+from datetime import UTC, date, timedelta
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -69,6 +70,11 @@ def _check_case_loaded(ctx: AppContext, case: DemoCase) -> str | None:
         assert expert is None and study.status == "awaiting_overread", case.source
     else:
         assert expert is not None and expert.reasoning == case.expert.reasoning
+    if expert is not None and case.overread_days_after_scan is not None:
+        at = expert.created_at
+        at = at if at.tzinfo is not None else at.replace(tzinfo=UTC)
+        local = at.astimezone(ZoneInfo(ctx.settings.timezone)).date()
+        assert local == study.scanned_on + timedelta(days=case.overread_days_after_scan)
     assert len(clips) == 1
     assert clips[0].number_of_frames == case.cine.frames
     assert clips[0].frame_time_ms == pytest.approx(case.cine.frame_time_ms, abs=0.01)
@@ -154,6 +160,9 @@ BROKEN = [
     (r'views_obtained = \["plax"', 'views_obtained = ["apical_two"', "views_obtained"),
     (r'protocol = "[^"]+"', 'protocol = "cardiac_mri"', "protocol"),
     (r"\[context\]", "[clinical]", "clinical is not a known field"),
+    # The first case is scanned 5 days ago: an over-read 6 days after would be tomorrow.
+    (r"overread_days_after_scan = \d+", "overread_days_after_scan = 6", "in the future"),
+    (r"overread_days_after_scan = \d+", "overread_days_after_scan = -1", "overread_days_after"),
     (r'title = "[^"]+"\n', "", "title is missing"),
     # A plain key after [context] belongs to that table, so the message names context.flags.
     (r"\[flags\]\n.*\n.*\n", 'flags = "none"\n', "context.flags is not a known field"),
@@ -174,6 +183,23 @@ def test_a_malformed_case_file_is_refused_naming_the_file_and_field(
     assert FIRST_CASE.name in caught.value.message
     assert field in caught.value.message
     assert _counts(ctx) == (0, 0), "nothing is written before every file is valid"
+
+
+def test_an_over_read_delay_needs_an_over_read(ctx: AppContext, tmp_path: Path) -> None:
+    awaiting = next(
+        path for path in sorted(demo.CASES_DIR.glob("*.toml")) if "awaiting" in path.name
+    )
+    text = re.sub(
+        r"(scanned_days_ago = \d+)", r"\1\noverread_days_after_scan = 0", awaiting.read_text()
+    )
+    with pytest.raises(ConfigurationError, match="needs an \\[expert\\] over-read"):
+        demo.load_demo(ctx, cases_dir=_one_case_folder(tmp_path, text))
+
+
+def test_the_demo_scans_span_weeks_with_dated_over_reads() -> None:
+    days = [case.scanned_days_ago for case in CASES]
+    assert max(days) >= 70 and min(days) <= 7  # ten weeks and more, for the loop figures
+    assert all(c.overread_days_after_scan is not None for c in CASES if c.expert is not None)
 
 
 def test_invalid_toml_and_an_empty_folder_are_refused(ctx: AppContext, tmp_path: Path) -> None:
