@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from datetime import date
 
+from sqlalchemy import event
+
 from qa_meeting.services import loop_figures
 from qa_meeting.services.context import AppContext
 from tests.conftest import actor_named
@@ -34,3 +36,21 @@ def test_on_the_demo_a_trainee_sees_only_their_own_curve(demo_ctx: AppContext) -
     assert [c.label for c in figures.curves] == [v.label for v in figures.variety] == ["You"]
     expert = loop_figures.loop_figures(demo_ctx, actor_named(demo_ctx, "expert1"))
     assert expert.curves == [] and len(expert.variety) == 3
+
+
+def test_the_figures_take_a_few_queries_whatever_the_number_of_scans(
+    demo_ctx: AppContext,
+) -> None:
+    statements: list[str] = []
+
+    def count(*args: object) -> None:
+        statements.append(str(args[2]))
+
+    event.listen(demo_ctx.engine, "before_cursor_execute", count)
+    try:
+        loop_figures.loop_figures(demo_ctx, actor_named(demo_ctx, "chair1"), today=date.today())
+    finally:
+        event.remove(demo_ctx.engine, "before_cursor_execute", count)
+    selects = [s for s in statements if s.lstrip().upper().startswith("SELECT")]
+    # Scans with their reads, good-practice points, meetings, attendance, users: 19 scans.
+    assert len(selects) <= 6, selects
