@@ -56,7 +56,7 @@ def test_the_review_page_plays_a_demo_loop_at_its_stored_rate(app_url: str) -> N
             frames, rate = int(words[0]), float(words[2])
             player = page.frame_locator("iframe").first
             video = player.locator("#video")
-            expect(video).to_have_attribute("src", re.compile("^data:video/mp4"))
+            expect(video).to_have_attribute("src", re.compile("^data:video/mp4"), timeout=30_000)
             page.wait_for_function(
                 "() => { const f = document.querySelector('iframe');"
                 " const v = f && f.contentDocument.getElementById('video');"
