@@ -8,6 +8,7 @@ names and codes before the bytes are returned.
 from __future__ import annotations
 
 import io
+import logging
 from pathlib import Path
 
 from fpdf import FPDF
@@ -16,6 +17,9 @@ from fpdf.fonts import FontFace
 
 from qa_meeting.domain.digest import Digest, DigestCase, Figures, KeyFrame, check_no_leaks
 from qa_meeting.services.digest_html import DIFFERS_NOTE, paragraphs
+
+# fpdf2 subsets fonts with fontTools, which logs every glyph name at INFO.
+logging.getLogger("fontTools").setLevel(logging.WARNING)
 
 FONT_DIR = Path("/usr/share/fonts/truetype/dejavu")
 FONT_FILES = {"": "DejaVuSans.ttf", "B": "DejaVuSans-Bold.ttf"}
