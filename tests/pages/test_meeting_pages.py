@@ -54,17 +54,19 @@ def test_navigation_depends_on_the_role() -> None:
     def titles(role: str) -> list[str]:
         return [spec.title for spec in links.PAGES if spec.visible_to(role)]
 
-    assert titles("trainee") == ["Home", "Inbox", "Review", "Follow", "Image bank"]
+    after_the_meeting = ["Follow", "Digest", "My feedback", "Loop figures", "Image bank"]
+    assert titles("trainee") == ["Home", "Inbox", "Review", *after_the_meeting]
     assert titles("expert") == [
         "Home",
         "Inbox",
         "Review",
+        "Ward round",
         "Queue & agenda",
         "Meetings",
-        "Follow",
-        "Image bank",
+        *after_the_meeting,
         "Export to bank",
     ]
+    assert "Ward round" not in titles("trainee")
     assert "Export to bank" not in titles("trainee")
     for role in ("chair", "admin"):
         assert "Present" in titles(role) and "Queue & agenda" in titles(role)
