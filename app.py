@@ -11,5 +11,5 @@ if actor is None:
     page = st.navigation(navigation.login_pages())
 else:
     navigation.sidebar(actor)
-    page = st.navigation(navigation.pages_for(actor))
+    page = st.navigation(navigation.pages_for(actor), expanded=True)
 page.run()

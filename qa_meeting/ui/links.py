@@ -22,6 +22,7 @@ class PageSpec:
     title: str
     icon: str
     module: str  # qa_meeting.pages.<module>, which defines render()
+    section: str  # the sidebar heading the page is listed under
     roles: frozenset[str] | None = None  # None: every signed-in user
 
     def visible_to(self, role: str) -> bool:
@@ -29,20 +30,31 @@ class PageSpec:
         return self.roles is None or role in self.roles
 
 
+_SCANS, _MEETING, _AFTER, _BANK = "Scans", "The meeting", "After the meeting", "Image bank"
+
 PAGES: tuple[PageSpec, ...] = (
-    PageSpec("home", "Home", ":material/home:", "home_page"),
-    PageSpec("inbox", "Inbox", ":material/inbox:", "inbox_page"),
-    PageSpec("review", "Review", ":material/rate_review:", "review_page"),
-    PageSpec("ward-round", "Ward round", ":material/stethoscope:", "ward_round_page", STAFF_ROLES),
-    PageSpec("agenda", "Queue & agenda", ":material/event_list:", "meeting_prep_page", STAFF_ROLES),
-    PageSpec("meetings", "Meetings", ":material/groups:", "meetings_page", STAFF_ROLES),
-    PageSpec("present", "Present", ":material/co_present:", "present_page", CHAIR_ROLES),
-    PageSpec("follow", "Follow", ":material/smartphone:", "follow_page"),
-    PageSpec("digest", "Digest", ":material/summarize:", "digest_page"),
-    PageSpec("my-feedback", "My feedback", ":material/person_check:", "my_feedback_page"),
-    PageSpec("loops", "Loop figures", ":material/monitoring:", "loops_page"),
-    PageSpec("bank", "Image bank", ":material/photo_library:", "bank_page"),
-    PageSpec("export", "Export to bank", ":material/ios_share:", "export_page", STAFF_ROLES),
+    PageSpec("home", "Home", ":material/home:", "home_page", _SCANS),
+    PageSpec("inbox", "Inbox", ":material/inbox:", "inbox_page", _SCANS),
+    PageSpec("review", "Review", ":material/rate_review:", "review_page", _SCANS),
+    PageSpec(
+        "ward-round", "Ward round", ":material/stethoscope:", "ward_round_page", _SCANS, STAFF_ROLES
+    ),
+    PageSpec(
+        "agenda",
+        "Queue & agenda",
+        ":material/event_list:",
+        "meeting_prep_page",
+        _MEETING,
+        STAFF_ROLES,
+    ),
+    PageSpec("meetings", "Meetings", ":material/groups:", "meetings_page", _MEETING, STAFF_ROLES),
+    PageSpec("present", "Present", ":material/co_present:", "present_page", _MEETING, CHAIR_ROLES),
+    PageSpec("follow", "Follow", ":material/smartphone:", "follow_page", _MEETING),
+    PageSpec("digest", "Digest", ":material/summarize:", "digest_page", _AFTER),
+    PageSpec("my-feedback", "My feedback", ":material/person_check:", "my_feedback_page", _AFTER),
+    PageSpec("loops", "Loop figures", ":material/monitoring:", "loops_page", _AFTER),
+    PageSpec("bank", "Image bank", ":material/photo_library:", "bank_page", _BANK),
+    PageSpec("export", "Export to bank", ":material/ios_share:", "export_page", _BANK, STAFF_ROLES),
 )
 _BY_PATH = {spec.url_path: spec for spec in PAGES}
 

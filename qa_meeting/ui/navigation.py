@@ -13,9 +13,14 @@ def login_pages() -> list[st.Page]:
     return [st.Page(login_page.render, title="Sign in", icon=":material/login:")]
 
 
-def pages_for(actor: Actor) -> list[st.Page]:
-    """Pages by role. Hiding a page is a convenience: the services check roles themselves."""
-    return [links.page(spec.url_path) for spec in links.PAGES if spec.visible_to(actor.role)]
+def pages_for(actor: Actor) -> dict[str, list[st.Page]]:
+    """Pages by role, under their sidebar headings. Hiding a page is a convenience: the
+    services check roles themselves."""
+    sections: dict[str, list[st.Page]] = {}
+    for spec in links.PAGES:
+        if spec.visible_to(actor.role):
+            sections.setdefault(spec.section, []).append(links.page(spec.url_path))
+    return sections
 
 
 def sidebar(actor: Actor) -> None:
