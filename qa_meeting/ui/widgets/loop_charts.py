@@ -28,6 +28,8 @@ def _layout(figure: go.Figure, x: str, y: str) -> go.Figure:
         yaxis_title=y,
         legend={"orientation": "h", "y": -0.25},
     )
+    if x.lower().startswith("month"):  # one tick per month, named like "Sep 2026"
+        figure.update_xaxes(tickformat="%b %Y", dtick="M1")
     return figure
 
 
