@@ -35,10 +35,15 @@ def _when(days: int | None) -> str:
 def _label(scan: ward_round.RecentScan, today: date) -> str:
     """One short line per scan: a phone shows about 40 characters of it."""
     views = scan.views[0] if len(scan.views) == 1 else f"{len(scan.views)} views"
-    parts = [scan.protocol_title, views if scan.views else "view not set"]
-    parts += [scan.age_band or "age not recorded", scan.trainee_label, _when(scan.days_ago(today))]
-    marker = "To over-read" if scan.awaiting_overread else "Over-read"
-    return f"{marker} · " + " · ".join(parts)
+    parts = [
+        "To over-read" if scan.awaiting_overread else "Over-read",
+        _when(scan.days_ago(today)),
+        scan.protocol_title,
+        scan.age_band or "age not recorded",
+        scan.trainee_label,
+        views if scan.views else "view not set",
+    ]
+    return " · ".join(parts)
 
 
 def _move_on(rows: list[ward_round.RecentScan]) -> None:
