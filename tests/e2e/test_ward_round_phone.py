@@ -16,7 +16,6 @@ import pytest
 from tests.e2e.conftest import CHROMIUM_ARGS, chromium_path, sign_in
 
 pytestmark = pytest.mark.e2e
-PHONE = {"width": 390, "height": 844}
 LINE = "Agree with the trainee: a clean, complete study. Good spot."
 NO_SIDEWAYS_SCROLL = "() => document.documentElement.scrollWidth <= window.innerWidth"
 
@@ -60,7 +59,10 @@ def test_an_expert_reviews_a_scan_on_a_phone_and_marks_a_good_spot(
         )
         try:
             context = browser.new_context(
-                viewport=PHONE, is_mobile=True, has_touch=True, device_scale_factor=2
+                viewport={"width": 390, "height": 844},
+                is_mobile=True,
+                has_touch=True,
+                device_scale_factor=2,
             )
             page = context.new_page()
             sign_in(page, app_url, "expert1")
