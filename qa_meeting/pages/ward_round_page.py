@@ -32,11 +32,17 @@ def _when(days: int | None) -> str:
     return {0: "today", 1: "yesterday"}.get(days, f"{days} days ago")
 
 
+def _status(scan: ward_round.RecentScan) -> str:
+    if scan.awaiting_overread:
+        return "To over-read"
+    return "Over-read" if scan.expert_answers else "No trainee read yet"
+
+
 def _label(scan: ward_round.RecentScan, today: date) -> str:
     """One short line per scan: a phone shows about 40 characters of it."""
     views = scan.views[0] if len(scan.views) == 1 else f"{len(scan.views)} views"
     parts = [
-        "To over-read" if scan.awaiting_overread else "Over-read",
+        _status(scan),
         _when(scan.days_ago(today)),
         scan.protocol_title,
         scan.age_band or "age not recorded",
