@@ -38,7 +38,7 @@ from qa_meeting.domain.loops import (
 from qa_meeting.domain.meeting import TeachingCategory
 from qa_meeting.domain.protocols import Protocol
 from qa_meeting.services.context import Actor, AppContext
-from qa_meeting.services.meeting_queue import CHAIR_ROLES, _findings
+from qa_meeting.services.meeting_queue import CHAIR_ROLES, findings_of
 from qa_meeting.services.protocols import load_protocols
 from qa_meeting.store import repository
 from qa_meeting.store.db import transaction
@@ -144,7 +144,7 @@ def _scan_facts(ctx: AppContext, protocols: Mapping[str, Protocol]) -> list[Scan
                 discordance=row.discordance,
                 good_spot=row.good_spot,
                 good_practice_point=row.study_id in good_practice,
-                findings=_findings(expert, protocol),
+                findings=findings_of(expert, protocol),
             )
         )
     return facts

@@ -121,7 +121,9 @@ def set_queue_status(
         audit.record(session, actor, f"queue.{status.value}", target=f"study:{study_id}")
 
 
-def _findings(read: Read | None, protocol: Protocol | None) -> frozenset[str]:
+def findings_of(read: Read | None, protocol: Protocol | None) -> frozenset[str]:
+    """The read's positive answers as "question=value" cells: the agenda's and the loop
+    figures' one definition of a finding (none: the scan covers the protocol's normal cell)."""
     if read is None or protocol is None:
         return frozenset()
     found = set()
@@ -170,7 +172,7 @@ def queue_entries(
                 trainee_id=study.operator_id,
                 protocol_id=study.protocol_id or "unknown",
                 views=frozenset(expert.views_obtained) if expert else frozenset(),
-                findings=_findings(expert, protocol),
+                findings=findings_of(expert, protocol),
                 error_stage=_error_stage(study, expert),
             )
         )
