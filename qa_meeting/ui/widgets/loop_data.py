@@ -1,6 +1,7 @@
 """The loop figures as tables: one pandas DataFrame per chart, which is also its CSV download.
 
-Trainees appear only by the label the service gave them (a pseudonym, or "You").
+Trainees appear only by the label the service gave them (a pseudonym, or "You"). Scans appear
+by the app's own scan number; a scan's date leaves the app only as its ISO week, never the day.
 """
 
 from __future__ import annotations
@@ -10,7 +11,13 @@ from collections.abc import Sequence
 import pandas as pd
 
 from qa_meeting.domain.cadence import AttendanceRow, CadenceRow
-from qa_meeting.domain.loops import RATE_CATEGORIES, DiscordanceRow, FeedbackDelays, ShareRow
+from qa_meeting.domain.loops import (
+    RATE_CATEGORIES,
+    DiscordanceRow,
+    FeedbackDelays,
+    ShareRow,
+    week_of,
+)
 from qa_meeting.services.loop_figures import TraineeCurve, TraineeVariety
 
 
@@ -34,7 +41,7 @@ def delay_table(delays: FeedbackDelays) -> pd.DataFrame:
     return pd.DataFrame(
         {
             "scan": [d.study_id for d in delays.delays],
-            "scanned_on": [d.scanned_on for d in delays.delays],
+            "scan_week": [week_of(d.scanned_on) for d in delays.delays],
             "days_to_feedback": [d.days for d in delays.delays],
         }
     )
@@ -54,7 +61,7 @@ def backlog_table(delays: FeedbackDelays) -> pd.DataFrame:
     return pd.DataFrame(
         {
             "scan": [d.study_id for d in delays.backlog],
-            "scanned_on": [d.scanned_on for d in delays.backlog],
+            "scan_week": [week_of(d.scanned_on) for d in delays.backlog],
             "days_waiting": [d.days for d in delays.backlog],
         }
     )
