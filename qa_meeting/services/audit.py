@@ -27,7 +27,7 @@ def record(
     repository.add_audit_event(
         session=session,
         event=AuditEvent(
-            user_id=actor.user_id if actor else None,
+            user_id=(actor.user_id or None) if actor else None,  # the CLI has no user row
             username=actor.username if actor else "system",
             action=action,
             target=target[:200],

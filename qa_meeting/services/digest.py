@@ -37,6 +37,7 @@ from qa_meeting.domain.digest import (
 from qa_meeting.domain.meeting import label
 from qa_meeting.domain.protocols import Protocol
 from qa_meeting.errors import NotFoundError, ValidationError
+from qa_meeting.services import audit
 from qa_meeting.services.context import Actor, AppContext
 from qa_meeting.services.digest_frames import frame_links, key_frames
 from qa_meeting.services.digest_html import render_html
@@ -99,8 +100,7 @@ def digest_meetings(ctx: AppContext, actor: Actor) -> list[DigestMeeting]:
 
 
 def meeting_digest(ctx: AppContext, actor: Actor, meeting_id: int) -> Digest:
-    """The teaching digest of a closed meeting, for any signed-in user."""
-    del actor  # as digest_meetings
+    """The teaching digest of a closed meeting, for any signed-in user (audited: it leaves)."""
     protocols = load_protocols(ctx.settings.protocols_dir)
     with transaction(ctx.engine) as session:
         meeting = _closed_meeting(session, meeting_id)
@@ -119,6 +119,7 @@ def meeting_digest(ctx: AppContext, actor: Actor, meeting_id: int) -> Digest:
         classifications=[b.classification for b in built],
         protocol_findings=[(b.protocol_id, b.findings) for b in built],
     )
+    _audit(ctx, actor, "digest.meeting", f"meeting:{meeting_id}", built)
     return Digest(
         title=f"QA meeting digest: {held_on_text(meeting.held_on)}",
         subtitle=(
@@ -152,6 +153,7 @@ def personal_digest(ctx: AppContext, actor: Actor) -> Digest:
         for n, (item, meeting) in enumerate(rows, start=1)
     ]
     mine = [u for u in users if u.id == actor.user_id]
+    _audit(ctx, actor, "digest.personal", f"user:{actor.user_id}", built)
     return Digest(
         title="My feedback: my scans presented at QA meetings",
         subtitle=f"{len(built)} case(s) from {len({m.id for _, m in rows})} meeting(s)",
@@ -203,6 +205,15 @@ def _write_atomically(path: Path, data: bytes) -> Path:
         temporary.unlink(missing_ok=True)
         raise
     return path
+
+
+def _audit(
+    ctx: AppContext, actor: Actor, action: str, target: str, built: Sequence[_Built]
+) -> None:
+    with transaction(ctx.engine) as session:
+        redactions = sum(b.redactions for b in built)
+        detail = f"cases={len(built)} redactions={redactions}"
+        audit.record(session, actor, action, target=target, detail=detail)
 
 
 def _closed_meeting(session: Session, meeting_id: int) -> Meeting:

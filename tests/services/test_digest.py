@@ -173,6 +173,26 @@ def test_the_digest_queries_work_on_both_databases(any_ctx: AppContext) -> None:
     assert len(digest.personal_digest(any_ctx, actor_named(any_ctx, "trainee2")).cases) == 2
 
 
+def test_every_digest_built_is_audited_also_from_the_command_line(any_ctx: AppContext) -> None:
+    from qa_meeting.cli import CLI_ACTOR
+    from qa_meeting.services.demo import load_demo
+
+    load_demo(any_ctx)
+    trainee = actor_named(any_ctx, "trainee2")
+    digest.meeting_digest(any_ctx, trainee, DEMO_MEETING)
+    digest.meeting_digest(any_ctx, CLI_ACTOR, DEMO_MEETING)  # no user row: named only
+    digest.personal_digest(any_ctx, trainee)
+    with transaction(any_ctx.engine) as session:
+        meeting = repository.list_audit_events(session=session, action="digest.meeting")
+        personal = repository.list_audit_events(session=session, action="digest.personal")
+        seen = [(e.username, e.user_id, e.target, e.detail) for e in (*meeting, *personal)]
+    assert seen == [
+        ("cli", None, f"meeting:{DEMO_MEETING}", "cases=3 redactions=0"),
+        ("trainee2", trainee.user_id, f"meeting:{DEMO_MEETING}", "cases=3 redactions=0"),
+        ("trainee2", trainee.user_id, f"user:{trainee.user_id}", "cases=2 redactions=0"),
+    ]
+
+
 def test_without_the_dejavu_fonts_the_pdf_uses_a_core_font(
     demo_ctx: AppContext, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
