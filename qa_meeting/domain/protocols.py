@@ -104,6 +104,16 @@ class Protocol:
         """Ids of the questions whose wrong answer would change management."""
         return frozenset(q.id for q in self.questions if q.management_changing)
 
+    @property
+    def finding_cells(self) -> frozenset[str]:
+        """Every positive answer as ``"question=value"``: the findings a read can record."""
+        return frozenset(
+            f"{q.id}={a.value}"
+            for q in self.questions
+            for a in q.answers
+            if a.polarity is Polarity.POSITIVE
+        )
+
     def question(self, question_id: str) -> Question:
         """Return the question with this id; ``KeyError`` if there is none."""
         for question in self.questions:
@@ -117,6 +127,11 @@ class Protocol:
             if view.id == view_id:
                 return view
         raise KeyError(f"protocol {self.id!r} has no view {view_id!r}")
+
+
+def findings_among(answers: Mapping[str, str], cells: frozenset[str]) -> frozenset[str]:
+    """The answers that are findings: ``"question=value"`` in ``cells`` (``finding_cells``)."""
+    return frozenset(cell for cell in (f"{q}={v}" for q, v in answers.items()) if cell in cells)
 
 
 # --- parsing -------------------------------------------------------------------------------

@@ -36,13 +36,13 @@ from qa_meeting.domain.loops import (
     variety_per_trainee,
 )
 from qa_meeting.domain.meeting import TeachingCategory
-from qa_meeting.domain.protocols import Protocol
+from qa_meeting.domain.protocols import Protocol, findings_among
 from qa_meeting.services.context import Actor, AppContext
-from qa_meeting.services.meeting_queue import CHAIR_ROLES, findings_of
+from qa_meeting.services.meeting_queue import CHAIR_ROLES
 from qa_meeting.services.protocols import load_protocols
 from qa_meeting.store import repository
 from qa_meeting.store.db import transaction
-from qa_meeting.store.models import MeetingStatus, Read, ReadKind, Role
+from qa_meeting.store.models import MeetingStatus, Role
 
 YOU = "You"
 PERIODS: Mapping[str, int | None] = {
@@ -120,18 +120,15 @@ def _scan_facts(ctx: AppContext, protocols: Mapping[str, Protocol]) -> list[Scan
         good_practice = repository.studies_with_teaching_category(
             session=session, category=TeachingCategory.GOOD_PRACTICE.value
         )
+    # The agenda's definition of a finding (``meeting_queue.findings_of``), with each
+    # protocol's finding cells worked out once rather than once per scan.
+    cells = {protocol_id: p.finding_cells for protocol_id, p in protocols.items()}
     facts = []
     for row in rows:
-        protocol = protocols.get(row.protocol_id or "")
-        expert = None
-        if row.expert_answers is not None:
-            expert = Read(
-                study_id=row.study_id,
-                reader_id=0,
-                kind=ReadKind.EXPERT.value,
-                protocol_id=row.protocol_id or "",
-                answers=dict(row.expert_answers),
-            )
+        protocol_cells = cells.get(row.protocol_id or "")
+        findings: frozenset[str] = frozenset()
+        if row.expert_answers and protocol_cells:
+            findings = findings_among(row.expert_answers, protocol_cells)
         facts.append(
             ScanFact(
                 study_id=row.study_id,
@@ -140,11 +137,11 @@ def _scan_facts(ctx: AppContext, protocols: Mapping[str, Protocol]) -> list[Scan
                 logged_on=_local_date(row.created_at, zone),
                 scanned_on=row.scanned_on,
                 has_trainee_read=row.has_trainee_read,
-                overread_on=_local_date(row.expert_read_at, zone) if row.expert_read_at else None,
+                overread_on=(_local_date(row.expert_read_at, zone) if row.expert_read_at else None),
                 discordance=row.discordance,
                 good_spot=row.good_spot,
                 good_practice_point=row.study_id in good_practice,
-                findings=findings_of(expert, protocol),
+                findings=findings,
             )
         )
     return facts

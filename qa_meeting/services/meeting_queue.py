@@ -15,7 +15,7 @@ from qa_meeting.domain.agenda import QueueEntry
 from qa_meeting.domain.discordance import StudyCategory
 from qa_meeting.domain.meeting import ErrorStage
 from qa_meeting.domain.nominations import PRIORITY, NominationReason
-from qa_meeting.domain.protocols import Protocol
+from qa_meeting.domain.protocols import Protocol, findings_among
 from qa_meeting.domain.reads import DIAGNOSTIC_IMAGE_QUALITY
 from qa_meeting.errors import NotFoundError, PermissionDeniedError, ValidationError
 from qa_meeting.services import audit
@@ -126,12 +126,7 @@ def findings_of(read: Read | None, protocol: Protocol | None) -> frozenset[str]:
     figures' one definition of a finding (none: the scan covers the protocol's normal cell)."""
     if read is None or protocol is None:
         return frozenset()
-    found = set()
-    for question in protocol.questions:
-        value = read.answers.get(question.id)
-        if value is not None and question.answer(value).polarity == "positive":
-            found.add(f"{question.id}={value}")
-    return frozenset(found)
+    return findings_among(read.answers, protocol.finding_cells)
 
 
 def _error_stage(study: Study, expert: Read | None) -> str | None:
