@@ -166,6 +166,13 @@ def _meeting_facts(ctx: AppContext) -> tuple[list[MeetingFact], frozenset[int], 
     return facts, trainees, pseudonyms
 
 
+def data_version(ctx: AppContext) -> str:
+    """A fingerprint of what the figures read (scans, reads, teaching points, meetings,
+    attendance): it changes when they change, so a page may cache the figures under it."""
+    with transaction(ctx.engine) as session:
+        return repr(repository.loop_data_version(session=session))
+
+
 def loop_figures(
     ctx: AppContext,
     actor: Actor,

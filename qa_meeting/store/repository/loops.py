@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
+from sqlalchemy import func
 from sqlalchemy import select as sa_select
 from sqlalchemy.orm import aliased
 from sqlmodel import Session, and_, col, select
@@ -17,6 +18,7 @@ from sqlmodel import Session, and_, col, select
 from qa_meeting.store.models import (
     Attendance,
     Meeting,
+    MeetingStatus,
     Read,
     ReadKind,
     Study,
@@ -26,6 +28,7 @@ from qa_meeting.store.models import (
 __all__ = [
     "LoopScanRow",
     "loop_attendance",
+    "loop_data_version",
     "loop_meetings",
     "loop_scan_rows",
     "studies_with_teaching_category",
@@ -124,3 +127,23 @@ def loop_attendance(*, session: Session) -> dict[int, frozenset[int]]:
     for meeting_id, user_id in session.exec(select(Attendance.meeting_id, Attendance.user_id)):
         attended.setdefault(meeting_id, set()).add(user_id)
     return {meeting_id: frozenset(users) for meeting_id, users in attended.items()}
+
+
+def loop_data_version(*, session: Session) -> tuple[object, ...]:
+    """What changes whenever the loop figures' facts change: per table, the row count and the
+    latest change (a cache of the figures is keyed by it; a few indexed aggregates)."""
+    closed = col(Meeting.status) == MeetingStatus.CLOSED.value
+    checks = [
+        sa_select(func.count(), func.max(col(Study.updated_at))),
+        sa_select(func.count(), func.max(col(Read.updated_at))),
+        sa_select(func.count(), func.max(col(TeachingPoint.id))),
+        sa_select(func.count(), func.max(col(Attendance.id))),
+        sa_select(
+            func.count(),
+            func.count().filter(closed),
+            func.max(col(Meeting.held_on)),
+            func.max(col(Meeting.closed_at)),
+        ),
+    ]
+    connection = session.connection()
+    return tuple(value for check in checks for value in connection.execute(check).one())

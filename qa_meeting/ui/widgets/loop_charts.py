@@ -38,7 +38,7 @@ def show(frame: pd.DataFrame, figure: go.Figure, *, file_name: str, key: str) ->
     st.plotly_chart(figure, key=f"chart_{key}", config={"displayModeBar": False})
     st.download_button(
         "Download CSV",
-        data=frame.to_csv(index=False),
+        data=lambda: frame.to_csv(index=False),  # written when clicked, not on every rerun
         file_name=file_name,
         mime="text/csv",
         key=f"csv_{key}",
@@ -105,8 +105,8 @@ def attendance_figure(frame: pd.DataFrame) -> go.Figure:
     return _layout(figure, "Meeting", "People")
 
 
-def cusum_chart(curve: TraineeCurve, key: str) -> None:
-    """One trainee's cumulative and reset curves with the decision limit h."""
+def cusum_figure(curve: TraineeCurve) -> tuple[pd.DataFrame, go.Figure, str]:
+    """One trainee's cumulative and reset curves with the decision limit h, and a file name."""
     frame = cusum_table(curve)
     figure = go.Figure()
     figure.add_trace(
@@ -130,4 +130,10 @@ def cusum_chart(curve: TraineeCurve, key: str) -> None:
     )
     _layout(figure, "Reviewed scan number", "CUSUM")
     safe = "".join(ch if ch.isalnum() else "-" for ch in curve.label).strip("-").lower()
-    show(frame, figure, file_name=f"cusum-{safe or 'trainee'}.csv", key=key)
+    return frame, figure, f"cusum-{safe or 'trainee'}.csv"
+
+
+def cusum_chart(curve: TraineeCurve, key: str) -> None:
+    """One trainee's learning curve, shown with its CSV download."""
+    frame, figure, file_name = cusum_figure(curve)
+    show(frame, figure, file_name=file_name, key=key)
