@@ -32,6 +32,7 @@ from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
+from functools import lru_cache
 
 from qa_meeting.domain.agenda import NORMAL, QueueEntry, variety_cells
 from qa_meeting.domain.cusum import CusumCurve, CusumParams, Outcome, cusum_curve
@@ -77,10 +78,12 @@ class ScanFact:
         return self.over_read and (self.good_spot or self.good_practice_point)
 
 
+@lru_cache(maxsize=8192)  # a few thousand distinct days, asked about once per scan
 def month_of(day: date) -> str:
-    return f"{day:%Y-%m}"
+    return f"{day.year:04d}-{day.month:02d}"
 
 
+@lru_cache(maxsize=8192)
 def week_of(day: date) -> str:
     year, week, _ = day.isocalendar()
     return f"{year}-W{week:02d}"

@@ -105,14 +105,12 @@ class Protocol:
         return frozenset(q.id for q in self.questions if q.management_changing)
 
     @property
-    def finding_cells(self) -> frozenset[str]:
-        """Every positive answer as ``"question=value"``: the findings a read can record."""
-        return frozenset(
-            f"{q.id}={a.value}"
+    def positive_values(self) -> dict[str, frozenset[str]]:
+        """Per question, the values of its positive answers: the findings a read can record."""
+        return {
+            q.id: frozenset(a.value for a in q.answers if a.polarity is Polarity.POSITIVE)
             for q in self.questions
-            for a in q.answers
-            if a.polarity is Polarity.POSITIVE
-        )
+        }
 
     def question(self, question_id: str) -> Question:
         """Return the question with this id; ``KeyError`` if there is none."""
@@ -129,9 +127,12 @@ class Protocol:
         raise KeyError(f"protocol {self.id!r} has no view {view_id!r}")
 
 
-def findings_among(answers: Mapping[str, str], cells: frozenset[str]) -> frozenset[str]:
-    """The answers that are findings: ``"question=value"`` in ``cells`` (``finding_cells``)."""
-    return frozenset(cell for cell in (f"{q}={v}" for q, v in answers.items()) if cell in cells)
+def findings_among(
+    answers: Mapping[str, str], positive: Mapping[str, frozenset[str]]
+) -> frozenset[str]:
+    """The answers that are findings, as ``"question=value"`` (``positive``: a protocol's
+    ``positive_values``); answers to questions it does not ask are ignored."""
+    return frozenset(f"{q}={v}" for q, v in answers.items() if v in positive.get(q, ()))
 
 
 # --- parsing -------------------------------------------------------------------------------

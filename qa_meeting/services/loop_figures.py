@@ -121,8 +121,8 @@ def _scan_facts(ctx: AppContext, protocols: Mapping[str, Protocol]) -> list[Scan
             session=session, category=TeachingCategory.GOOD_PRACTICE.value
         )
     # The agenda's definition of a finding (``meeting_queue.findings_of``), with each
-    # protocol's finding cells worked out once rather than once per scan.
-    cells = {protocol_id: p.finding_cells for protocol_id, p in protocols.items()}
+    # protocol's positive answers worked out once rather than once per scan.
+    cells = {protocol_id: p.positive_values for protocol_id, p in protocols.items()}
     facts = []
     for row in rows:
         protocol_cells = cells.get(row.protocol_id or "")

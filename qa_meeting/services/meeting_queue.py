@@ -126,7 +126,7 @@ def findings_of(read: Read | None, protocol: Protocol | None) -> frozenset[str]:
     figures' one definition of a finding (none: the scan covers the protocol's normal cell)."""
     if read is None or protocol is None:
         return frozenset()
-    return findings_among(read.answers, protocol.finding_cells)
+    return findings_among(read.answers, protocol.positive_values)
 
 
 def _error_stage(study: Study, expert: Read | None) -> str | None:
