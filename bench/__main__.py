@@ -5,10 +5,10 @@ from __future__ import annotations
 import platform
 import sys
 
-from bench import cine_bench, deid_bench, ingest_bench, meeting_bench
+from bench import after_meeting_bench, cine_bench, deid_bench, ingest_bench, meeting_bench
 from bench.common import HEADER
 
-BENCHMARKS = (ingest_bench, cine_bench, deid_bench, meeting_bench)
+BENCHMARKS = (ingest_bench, cine_bench, deid_bench, meeting_bench, after_meeting_bench)
 
 
 def main() -> int:
