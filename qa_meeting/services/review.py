@@ -305,29 +305,37 @@ def save_read(
                 "Use the scan's protocol, or change it in the scan details first.",
             )
         study.protocol_id = protocol.id
-        row = repository.get_read(session=session, study_id=study_id, kind=kind) or Read(
-            study_id=study_id, reader_id=actor.user_id, kind=kind.value, protocol_id=protocol.id
-        )
-        row.reader_id = actor.user_id
-        row.protocol_id = protocol.id
-        row.answers = dict(checked.answers)
-        row.views_obtained = sorted(checked.views_obtained)
-        row.missing_view_reasons = dict(checked.missing_view_reasons)
-        row.image_quality = checked.image_quality
-        row.confidence = checked.confidence.value if checked.confidence else ""
-        row.reasoning = checked.reasoning
-        repository.save_read(session=session, read=row)
-        _recompute(session, study, protocol)
+        store_read_in_session(session, actor, study, kind, checked, protocol)
         audit.record(session, actor, f"read.{kind.value}", target=f"study:{study_id}")
         return _build_view(session, actor, study, protocols)
 
 
-def recompute_in_session(session: Session, study: Study, protocol: Protocol) -> None:
-    """Recompute the discordance, status and queue inside the caller's transaction.
+def store_read_in_session(
+    session: Session,
+    actor: Actor,
+    study: Study,
+    kind: ReadKind,
+    checked: StructuredRead,
+    protocol: Protocol,
+) -> None:
+    """Store a validated read by ``actor`` and recompute the discordance, status and queue,
+    inside the caller's transaction (no checks, no audit: the caller does both).
 
-    For use cases that store a read themselves (the ward round) and must update the scan in the
-    same transaction, exactly as ``save_read`` does.
+    ``save_read`` and the ward round store reads through this one path.
     """
+    assert study.id is not None
+    row = repository.get_read(session=session, study_id=study.id, kind=kind) or Read(
+        study_id=study.id, reader_id=actor.user_id, kind=kind.value, protocol_id=protocol.id
+    )
+    row.reader_id = actor.user_id
+    row.protocol_id = protocol.id
+    row.answers = dict(checked.answers)
+    row.views_obtained = sorted(checked.views_obtained)
+    row.missing_view_reasons = dict(checked.missing_view_reasons)
+    row.image_quality = checked.image_quality
+    row.confidence = checked.confidence.value if checked.confidence else ""
+    row.reasoning = checked.reasoning
+    repository.save_read(session=session, read=row)
     _recompute(session, study, protocol)
 
 

@@ -25,7 +25,7 @@ from qa_meeting.domain.reads import StructuredRead, validate_read
 from qa_meeting.errors import NotFoundError, PermissionDeniedError, ValidationError
 from qa_meeting.services import audit
 from qa_meeting.services.context import Actor, AppContext
-from qa_meeting.services.review import recompute_in_session
+from qa_meeting.services.review import store_read_in_session
 from qa_meeting.services.scans import is_staff
 from qa_meeting.store import repository
 from qa_meeting.store.db import transaction
@@ -251,24 +251,9 @@ def record_ward_round(
             ),
             protocol,
         )
-        row = repository.get_read(session=session, study_id=study_id, kind=ReadKind.EXPERT)
-        row = row or Read(
-            study_id=study_id,
-            reader_id=actor.user_id,
-            kind=ReadKind.EXPERT.value,
-            protocol_id=protocol.id,
-        )
-        row.reader_id = actor.user_id
-        row.answers = dict(read.answers)
-        row.views_obtained = sorted(read.views_obtained)
-        row.missing_view_reasons = {}
-        row.image_quality = read.image_quality
-        row.confidence = ""
-        row.reasoning = read.reasoning
-        repository.save_read(session=session, read=row)
         study.flagged_interesting = for_meeting
         study.flagged_good_spot = good_spot
-        recompute_in_session(session, study, protocol)
+        store_read_in_session(session, actor, study, ReadKind.EXPERT, read, protocol)
         audit.record(session, actor, "read.expert", target=f"study:{study_id}", detail=AUDIT_DETAIL)
         nomination = repository.get_nomination(session=session, study_id=study_id)
         open_states = (NominationStatus.QUEUED.value, NominationStatus.PINNED.value)
