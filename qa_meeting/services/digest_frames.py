@@ -1,7 +1,7 @@
 """Key frames for the digest: one or two de-identified stills per case, as small JPEGs.
 
 Only the frames needed are decoded (one at a time), blanked with the same pixel plan the
-anonymised presenter uses (``pixel_plan_of_file``: the ultrasound regions, else a rule for
+anonymised presenter uses (``media.dicom_pixel_plan``: the ultrasound regions, else a rule for
 the machine), and shrunk to fit an e-mail column. A loop without region information and without
 a rule cannot be cleaned automatically: its picture is left out with a one-line note.
 """
@@ -19,9 +19,9 @@ from PIL import Image
 from qa_meeting.domain.deid import NeedsMaskError, PixelPlan
 from qa_meeting.domain.digest import KeyFrame, chosen_frames
 from qa_meeting.imaging import frames as dicom_frames
-from qa_meeting.imaging.deid_pixels import apply_plan, load_pixel_rules
-from qa_meeting.imaging.deidentify import pixel_plan_of_file
+from qa_meeting.imaging.deid_pixels import apply_plan
 from qa_meeting.services.context import AppContext
+from qa_meeting.services.media import dicom_pixel_plan
 from qa_meeting.store.models import Annotation, Clip, TeachingPoint
 
 MAX_WIDTH = 640
@@ -99,13 +99,9 @@ def key_frames(
 
 
 def _plan(ctx: AppContext, clip: Clip) -> PixelPlan | None:
-    """The presenter's plan for a DICOM loop, read from its header; None: needs a mask."""
+    """The presenter's plan for a DICOM loop; None: it needs a mask."""
     try:
-        return pixel_plan_of_file(
-            ctx.media.path_for(clip.sha256),
-            rules=load_pixel_rules(),
-            max_decoded_bytes=ctx.settings.max_decoded_mb * 2**20,
-        )
+        return dicom_pixel_plan(ctx, clip)
     except NeedsMaskError:
         return None
 

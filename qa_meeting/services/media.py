@@ -111,11 +111,7 @@ def clip_media(
 def _anonymising_plan(ctx: AppContext, clip: Clip, manufacturer: str, model: str) -> PixelPlan:
     """The export's pixel plan: DICOM from its own header, other clips by the study's machine."""
     if clip.container == "dicom":
-        return pixel_plan_of_file(
-            ctx.media.path_for(clip.sha256),
-            rules=load_pixel_rules(),
-            max_decoded_bytes=ctx.settings.max_decoded_mb * 2**20,
-        )
+        return dicom_pixel_plan(ctx, clip)
     return plan_pixels(
         rows=clip.rows,
         columns=clip.columns,
@@ -123,6 +119,16 @@ def _anonymising_plan(ctx: AppContext, clip: Clip, manufacturer: str, model: str
         model=model,
         regions=(),
         rules=load_pixel_rules(),
+    )
+
+
+def dicom_pixel_plan(ctx: AppContext, clip: Clip) -> PixelPlan:
+    """The pixel plan of a stored DICOM loop, read from its header (the ultrasound regions,
+    else a rule for its machine); ``NeedsMaskError`` when neither is there."""
+    return pixel_plan_of_file(
+        ctx.media.path_for(clip.sha256),
+        rules=load_pixel_rules(),
+        max_decoded_bytes=ctx.settings.max_decoded_mb * 2**20,
     )
 
 
