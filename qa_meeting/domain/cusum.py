@@ -25,6 +25,7 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
+from operator import attrgetter
 
 from qa_meeting.errors import ValidationError
 
@@ -71,7 +72,7 @@ class CusumParams:
         return math.log((1 - self.beta) / self.alpha) / self._denominator
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Outcome:
     """One reviewed scan of the trainee: when, which, and whether it was a failure."""
 
@@ -80,7 +81,7 @@ class Outcome:
     failure: bool
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class CusumPoint:
     number: int  # 1 for the trainee's first reviewed scan
     study_id: int
@@ -108,7 +109,7 @@ def cusum_curve(outcomes: Sequence[Outcome], params: CusumParams) -> CusumCurve:
     cumulative = reset = 0.0
     signal_at: int | None = None
     points = []
-    ordered = sorted(outcomes, key=lambda o: (o.scanned_on, o.study_id))
+    ordered = sorted(outcomes, key=attrgetter("scanned_on", "study_id"))
     for number, outcome in enumerate(ordered, start=1):
         step = (1 - s) if outcome.failure else -s
         cumulative += step

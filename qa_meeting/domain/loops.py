@@ -28,11 +28,12 @@ calendar months of that day, written ``YYYY-MM``.
 from __future__ import annotations
 
 import statistics
-from collections import defaultdict
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections import Counter, defaultdict
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
 from functools import lru_cache
+from operator import attrgetter
 
 from qa_meeting.domain.agenda import NORMAL, QueueEntry, variety_cells
 from qa_meeting.domain.cusum import CusumCurve, CusumParams, Outcome, cusum_curve
@@ -49,7 +50,7 @@ RATE_CATEGORIES = (
 )
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class ScanFact:
     """What the loop figures need to know about one scan (no identities beyond ids)."""
 
@@ -95,7 +96,9 @@ def share(part: int, whole: int) -> float | None:
 
 def since(facts: Iterable[ScanFact], first_day: date | None) -> list[ScanFact]:
     """The scans whose day is ``first_day`` or later (all of them when None)."""
-    return [f for f in facts if first_day is None or f.day >= first_day]
+    if first_day is None:
+        return list(facts)
+    return [f for f in facts if (f.scanned_on or f.logged_on) >= first_day]
 
 
 @dataclass(frozen=True)
@@ -111,36 +114,39 @@ class ShareRow:
         return share(self.count, self.of)
 
 
-def _shares(
-    facts: Iterable[ScanFact],
-    key: Callable[[ScanFact], str],
-    counted: Callable[[ScanFact], bool],
-) -> list[ShareRow]:
-    counts: dict[str, list[int]] = defaultdict(lambda: [0, 0])
-    for fact in facts:
-        counts[key(fact)][0] += counted(fact)
-        counts[key(fact)][1] += 1
-    return [ShareRow(period, c, n) for period, (c, n) in sorted(counts.items())]
+def _monthly(counted: Iterable[tuple[date, bool]]) -> tuple[ShareRow, list[ShareRow]]:
+    """Overall and per month of the day: how many of the (day, counted) pairs are counted.
+
+    The pairs are tallied per distinct (day, counted) first (a few hundred days, however many
+    scans), then per month."""
+    months: dict[str, list[int]] = defaultdict(lambda: [0, 0])
+    for (day, hit), n in Counter(counted).items():
+        tally = months[month_of(day)]
+        tally[0] += n if hit else 0
+        tally[1] += n
+    rows = [ShareRow(period, c, n) for period, (c, n) in sorted(months.items())]
+    return ShareRow("all", sum(r.count for r in rows), sum(r.of for r in rows)), rows
 
 
 def overread_share(facts: Sequence[ScanFact]) -> tuple[ShareRow, list[ShareRow]]:
     """Over-read scans among scans with a trainee read: overall, then per month of the scan."""
-    readable = [f for f in facts if f.has_trainee_read]
-    overall = ShareRow("all", sum(f.over_read for f in readable), len(readable))
-    return overall, _shares(readable, lambda f: month_of(f.day), lambda f: f.over_read)
+    return _monthly(
+        (f.scanned_on or f.logged_on, f.overread_on is not None)
+        for f in facts
+        if f.has_trainee_read
+    )
 
 
 def positive_feedback_share(facts: Sequence[ScanFact]) -> tuple[ShareRow, list[ShareRow]]:
     """Positive feedback among over-read scans: overall, then per month of the over-read."""
-    read = [f for f in facts if f.overread_on is not None]
-    overall = ShareRow("all", sum(f.positive_feedback for f in read), len(read))
-    by_month = _shares(
-        read, lambda f: month_of(f.overread_on or f.day), lambda f: f.positive_feedback
+    return _monthly(
+        (f.overread_on, f.good_spot or f.good_practice_point)
+        for f in facts
+        if f.overread_on is not None
     )
-    return overall, by_month
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Delay:
     study_id: int
     scanned_on: date
@@ -170,11 +176,14 @@ def feedback_delays(facts: Sequence[ScanFact], today: date) -> FeedbackDelays:
             for f in facts
             if f.scanned_on is not None and f.overread_on is not None
         ),
-        key=lambda d: (d.scanned_on, d.study_id),
+        key=attrgetter("scanned_on", "study_id"),
     )
-    weeks: dict[str, list[int]] = defaultdict(list)
+    per_day: dict[date, list[int]] = defaultdict(list)
     for delay in delays:
-        weeks[week_of(delay.scanned_on)].append(delay.days)
+        per_day[delay.scanned_on].append(delay.days)
+    weeks: dict[str, list[int]] = defaultdict(list)
+    for day, days in per_day.items():
+        weeks[week_of(day)].extend(days)
     backlog = sorted(
         (
             Delay(f.study_id, f.day, (today - f.day).days)
@@ -239,18 +248,26 @@ def variety_per_trainee(
 ) -> list[VarietyRow]:
     """Per trainee with over-read scans: protocols and protocol x finding cells covered."""
     offered = offered_cells(protocols)
-    by_trainee: dict[int, list[ScanFact]] = defaultdict(list)
+    # Per trainee, their over-read scans' count and one scan per distinct (protocol, findings):
+    # scans alike in both cover the same cells, so the agenda's count reads each kind once.
+    scans: dict[int, int] = defaultdict(int)
+    kinds: dict[int, dict[tuple[str | None, frozenset[str]], ScanFact]] = defaultdict(dict)
     for fact in facts:
-        if fact.trainee_id is not None and fact.over_read and fact.protocol_id in protocols:
-            by_trainee[fact.trainee_id].append(fact)
+        if (
+            fact.trainee_id is not None
+            and fact.overread_on is not None
+            and fact.protocol_id in protocols
+        ):
+            scans[fact.trainee_id] += 1
+            kinds[fact.trainee_id].setdefault((fact.protocol_id, fact.findings), fact)
     rows = []
-    for trainee_id, scans in sorted(by_trainee.items()):
-        cells = variety_cells(_as_entry(f) for f in scans) & offered
+    for trainee_id, seen in sorted(kinds.items()):
+        cells = variety_cells(_as_entry(f) for f in seen.values()) & offered
         rows.append(
             VarietyRow(
                 trainee_id=trainee_id,
-                scans=len(scans),
-                protocols_seen=len({f.protocol_id for f in scans}),
+                scans=scans[trainee_id],
+                protocols_seen=len({protocol_id for protocol_id, _ in seen}),
                 cells_seen=len(cells),
                 cells_offered=len(offered),
             )
@@ -270,15 +287,17 @@ class DiscordanceRow:
 
 def discordance_by_month(facts: Sequence[ScanFact]) -> list[DiscordanceRow]:
     """Per month of the scan: reviewed scans and how many fall in each category."""
-    months: dict[str, list[str]] = defaultdict(list)
-    for fact in facts:
-        if fact.discordance is not None:
-            months[month_of(fact.day)].append(fact.discordance)
+    months: dict[str, Counter[str]] = defaultdict(Counter)
+    reviewed = Counter(
+        (f.scanned_on or f.logged_on, f.discordance) for f in facts if f.discordance is not None
+    )
+    for (day, category), n in reviewed.items():
+        months[month_of(day)][category] += n
     return [
         DiscordanceRow(
             month=month,
-            reviewed=len(categories),
-            counts={c.value: categories.count(c.value) for c in RATE_CATEGORIES},
+            reviewed=categories.total(),
+            counts={c.value: categories[c.value] for c in RATE_CATEGORIES},
         )
         for month, categories in sorted(months.items())
     ]
@@ -290,6 +309,10 @@ def cusum_per_trainee(facts: Sequence[ScanFact], params: CusumParams) -> dict[in
     for fact in facts:
         if fact.trainee_id is not None and fact.discordance is not None:
             outcomes[fact.trainee_id].append(
-                Outcome(fact.day, fact.study_id, fact.discordance in DISCORDANT)
+                Outcome(
+                    fact.scanned_on or fact.logged_on,
+                    fact.study_id,
+                    fact.discordance in DISCORDANT,
+                )
             )
     return {trainee: cusum_curve(rows, params) for trainee, rows in sorted(outcomes.items())}

@@ -14,9 +14,10 @@ department's local dates (setting ``QA_MEETING_TIMEZONE``) and applies the visib
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from qa_meeting.domain.cadence import AttendanceRow, CadenceRow, MeetingFact, attendance, cadence
@@ -108,43 +109,99 @@ def cusum_params(ctx: AppContext) -> CusumParams:
     )
 
 
-def _local_date(moment: datetime, zone: ZoneInfo) -> date:
-    aware = moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
-    return aware.astimezone(zone).date()
+class _LocalDates:
+    """Stored UTC times (ISO text) to the department's local dates, worked out once per UTC
+    hour: an hour whose first and last instants fall on the same local date lies wholly on it
+    (the rare hour that straddles a local midnight is converted exactly, moment by moment)."""
+
+    def __init__(self, zone: ZoneInfo) -> None:
+        self.zone = zone
+        self.hours: dict[str, date] = {}
+
+    def _local(self, moment: datetime) -> date:
+        return moment.replace(tzinfo=UTC).astimezone(self.zone).date()
+
+    def of(self, stored: str) -> date:
+        """The local date of ``stored`` (call ``hours.get(stored[:13])`` first: the fast path)."""
+        hour = stored[:13]
+        start = datetime.fromisoformat(f"{hour}:00:00")
+        first, last = self._local(start), self._local(start + _HOUR_END)
+        if first == last:
+            self.hours[hour] = first
+            return first
+        return self._local(datetime.fromisoformat(stored))
+
+
+_HOUR_END = timedelta(minutes=59, seconds=59, microseconds=999_999)
 
 
 def _scan_facts(ctx: AppContext, protocols: Mapping[str, Protocol]) -> list[ScanFact]:
-    zone = ZoneInfo(ctx.settings.timezone)
     with transaction(ctx.engine) as session:
         rows = repository.loop_scan_rows(session=session)
         good_practice = repository.studies_with_teaching_category(
             session=session, category=TeachingCategory.GOOD_PRACTICE.value
         )
     # The agenda's definition of a finding (``meeting_queue.findings_of``), with each
-    # protocol's positive answers worked out once rather than once per scan.
+    # protocol's positive answers worked out once, and each distinct answer set (per protocol)
+    # parsed once; scan dates and local dates likewise once per distinct value.
     cells = {protocol_id: p.positive_values for protocol_id, p in protocols.items()}
+    local = _LocalDates(ZoneInfo(ctx.settings.timezone))
+    hours = local.hours
+    days: dict[str, date] = {}
+    found: dict[tuple[str | None, str], frozenset[str]] = {}
+    none: frozenset[str] = frozenset()
     facts = []
-    for row in rows:
-        protocol_cells = cells.get(row.protocol_id or "")
-        findings: frozenset[str] = frozenset()
-        if row.expert_answers and protocol_cells:
-            findings = findings_among(row.expert_answers, protocol_cells)
+    for (
+        study_id,
+        operator_id,
+        protocol_id,
+        scanned_text,
+        created_text,
+        discordance,
+        good_spot,
+        has_trainee_read,
+        expert_text,
+        answers_text,
+    ) in rows:
+        scanned_on = None
+        if scanned_text is not None:
+            scanned_on = days.get(scanned_text)
+            if scanned_on is None:
+                scanned_on = days[scanned_text] = date.fromisoformat(scanned_text[:10])
+        logged_on = hours.get(created_text[:13]) or local.of(created_text)
+        overread_on = None
+        findings = none
+        if expert_text is not None:
+            overread_on = hours.get(expert_text[:13]) or local.of(expert_text)
+            if answers_text is not None:
+                key = (protocol_id, answers_text)
+                cached = found.get(key)
+                if cached is None:
+                    cached = found[key] = _findings(answers_text, cells.get(protocol_id or ""))
+                findings = cached
         facts.append(
             ScanFact(
-                study_id=row.study_id,
-                trainee_id=row.operator_id,
-                protocol_id=row.protocol_id,
-                logged_on=_local_date(row.created_at, zone),
-                scanned_on=row.scanned_on,
-                has_trainee_read=row.has_trainee_read,
-                overread_on=(_local_date(row.expert_read_at, zone) if row.expert_read_at else None),
-                discordance=row.discordance,
-                good_spot=row.good_spot,
-                good_practice_point=row.study_id in good_practice,
-                findings=findings,
+                study_id,
+                operator_id,
+                protocol_id,
+                logged_on,
+                scanned_on,
+                has_trainee_read,
+                overread_on,
+                discordance,
+                good_spot,
+                study_id in good_practice,
+                findings,
             )
         )
     return facts
+
+
+def _findings(answers_text: str, positive: Mapping[str, frozenset[str]] | None) -> frozenset[str]:
+    answers = json.loads(answers_text)
+    if not answers or not positive:
+        return frozenset()
+    return findings_among(answers, positive)
 
 
 def _meeting_facts(ctx: AppContext) -> tuple[list[MeetingFact], frozenset[int], dict[int, str]]:
