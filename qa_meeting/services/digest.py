@@ -75,6 +75,7 @@ class _Built:
     protocol_id: str
     findings: tuple[str, ...]
     classification: str
+    operator_id: int | None
 
 
 def held_on_text(day: date) -> str:
@@ -131,7 +132,7 @@ def meeting_digest(ctx: AppContext, actor: Actor, meeting_id: int) -> Digest:
         figures=figures,
         redactions=sum(b.redactions for b in built),
         empty_note="" if built else "No case was presented at this meeting.",
-        forbidden=_forbidden(users, built, operators=_operators(ctx, presented)),
+        forbidden=_forbidden(users, built, operators=_operators(users, built)),
     )
 
 
@@ -237,12 +238,10 @@ def _meeting_line(meeting: Meeting) -> str:
     return f"Presented at the QA meeting of {held_on_text(meeting.held_on)}"
 
 
-def _operators(ctx: AppContext, items: Sequence[AgendaItem]) -> list[User]:
-    with transaction(ctx.engine) as session:
-        studies = repository.studies_by_id(session=session, study_ids=[i.study_id for i in items])
-        ids = {s.operator_id for s in studies.values() if s.operator_id is not None}
-        found = [repository.get_user(session=session, user_id=i) for i in sorted(ids)]
-    return [u for u in found if u is not None]
+def _operators(users: Sequence[User], built: Sequence[_Built]) -> list[User]:
+    """The users who performed the built cases' scans (already loaded: no further query)."""
+    ids = {b.operator_id for b in built}
+    return [u for u in users if u.id in ids]
 
 
 def _forbidden(
@@ -319,4 +318,12 @@ def _build_case(
         meeting=meeting,
     )
     findings = expert_findings(protocol, expert_answers) if protocol else ()
-    return _Built(case, count, tuple(originals), study.protocol_id or "", findings, classification)
+    return _Built(
+        case,
+        count,
+        tuple(originals),
+        study.protocol_id or "",
+        findings,
+        classification,
+        study.operator_id,
+    )

@@ -93,6 +93,19 @@ def test_names_of_staff_and_patients_never_reach_the_demo_digest(demo_ctx: AppCo
     assert "DEMO^CASE" not in page and "DA2488" not in page  # header names and codes
 
 
+def test_the_operators_usernames_are_among_the_forbidden_terms(demo_ctx: AppContext) -> None:
+    built = digest.meeting_digest(demo_ctx, actor_named(demo_ctx, "chair1"), DEMO_MEETING)
+    with transaction(demo_ctx.engine) as session:
+        items = repository.list_agenda_items(session=session, meeting_id=DEMO_MEETING)
+        presented = [i.study_id for i in items if i.outcome == "presented"]
+        studies = repository.studies_by_id(session=session, study_ids=presented)
+        operators = {s.operator_id for s in studies.values()}
+        usernames = {u.id: u.username for u in repository.list_users(session=session)}
+    assert operators and None not in operators
+    for user_id, username in usernames.items():
+        assert (username in built.forbidden) is (user_id in operators), username
+
+
 def test_only_a_closed_meeting_has_a_digest(demo_ctx: AppContext) -> None:
     chair, trainee = actor_named(demo_ctx, "chair1"), actor_named(demo_ctx, "trainee1")
     with pytest.raises(NotFoundError, match="Meeting 999 was not found") as missing:
