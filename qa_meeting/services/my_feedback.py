@@ -128,14 +128,10 @@ def without_names(text: str, names: Iterable[str]) -> str:
 
 
 def _point(point: TeachingPoint, names: Sequence[str]) -> FeedbackPoint:
-    try:
-        category_text = label(TeachingCategory(point.category).value)
-    except ValueError:
-        category_text = label(point.category)
     return FeedbackPoint(
         text=without_names(point.text, names),
         category=point.category,
-        category_label=category_text,
+        category_label=label(point.category),
         tags=tuple(without_names(tag, names) for tag in point.tags),
     )
 
