@@ -11,9 +11,7 @@ from datetime import date
 import streamlit as st
 
 from qa_meeting.services.context import Actor
-from qa_meeting.services.digest import personal_digest
-from qa_meeting.services.digest_html import render_html
-from qa_meeting.services.digest_pdf import render_pdf
+from qa_meeting.services.digest import personal_digest_files
 from qa_meeting.services.my_feedback import (
     FeedbackCase,
     FeedbackPoint,
@@ -106,8 +104,8 @@ def _digest(actor: Actor) -> None:
     label = "Prepare it again" if key in st.session_state else "Prepare my digest"
     if st.button(label, icon=":material/description:"):
         with reported_errors(), st.spinner("Preparing your digest..."):
-            digest = personal_digest(resources.app_context(), actor)
-            st.session_state[key] = {"html": render_html(digest), "pdf": render_pdf(digest)}
+            prepared = personal_digest_files(resources.app_context(), actor)
+            st.session_state[key] = {"html": prepared.html, "pdf": prepared.pdf}
     files = st.session_state.get(key)
     if not isinstance(files, dict):
         return

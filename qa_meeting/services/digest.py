@@ -179,7 +179,15 @@ class DigestFiles:
 
 def meeting_digest_files(ctx: AppContext, actor: Actor, meeting_id: int) -> DigestFiles:
     """``meeting_digest`` rendered as HTML and PDF (both checked for leaks)."""
-    built = meeting_digest(ctx, actor, meeting_id)
+    return _rendered(meeting_digest(ctx, actor, meeting_id))
+
+
+def personal_digest_files(ctx: AppContext, actor: Actor) -> DigestFiles:
+    """``personal_digest`` rendered as HTML and PDF (both checked for leaks)."""
+    return _rendered(personal_digest(ctx, actor))
+
+
+def _rendered(built: Digest) -> DigestFiles:
     return DigestFiles(
         built.title, render_html(built), render_pdf(built), built.redactions, len(built.cases)
     )

@@ -160,6 +160,13 @@ def test_a_personal_digest_holds_only_the_actors_own_presented_scans(
         assert all(c.meeting.startswith("Presented at the QA meeting of") for c in mine.cases)
 
 
+def test_a_personal_digest_comes_rendered_for_the_my_feedback_page(demo_ctx: AppContext) -> None:
+    files = digest.personal_digest_files(demo_ctx, actor_named(demo_ctx, "trainee2"))
+    assert files.cases == 2 and files.title.startswith("My feedback")
+    assert files.title in files.html and files.pdf.startswith(b"%PDF")
+    assert "Trainee A" not in files.html and "Trainee B" not in files.html
+
+
 def test_a_leak_the_text_check_missed_stops_both_files(tmp_path: Path) -> None:
     leaky = Digest(
         "Digest",
