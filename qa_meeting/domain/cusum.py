@@ -26,6 +26,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
 from operator import attrgetter
+from typing import NamedTuple
 
 from qa_meeting.errors import ValidationError
 
@@ -72,8 +73,7 @@ class CusumParams:
         return math.log((1 - self.beta) / self.alpha) / self._denominator
 
 
-@dataclass(frozen=True, slots=True)
-class Outcome:
+class Outcome(NamedTuple):  # one per reviewed scan: a named tuple, cheap to build
     """One reviewed scan of the trainee: when, which, and whether it was a failure."""
 
     scanned_on: date
@@ -81,8 +81,7 @@ class Outcome:
     failure: bool
 
 
-@dataclass(frozen=True, slots=True)
-class CusumPoint:
+class CusumPoint(NamedTuple):  # one per reviewed scan, likewise
     number: int  # 1 for the trainee's first reviewed scan
     study_id: int
     scanned_on: date

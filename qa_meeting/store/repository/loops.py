@@ -8,7 +8,7 @@ from __future__ import annotations
 import typing
 from collections.abc import Sequence
 
-from sqlalchemy import String, Text, cast, func
+from sqlalchemy import Boolean, String, Text, cast, func, type_coerce
 from sqlalchemy import select as sa_select
 from sqlalchemy.orm import aliased
 from sqlmodel import Session, and_, col, select
@@ -58,7 +58,7 @@ def loop_scan_rows(*, session: Session) -> list[LoopScanRow]:
             cast(col(Study.created_at), String),
             col(Study.discordance),
             col(Study.flagged_good_spot),
-            col(trainee.id).is_not(None),
+            type_coerce(col(trainee.id).is_not(None), Boolean),
             cast(col(expert.created_at), String),
             cast(col(expert.answers), Text),
         )
@@ -74,8 +74,7 @@ def loop_scan_rows(*, session: Session) -> list[LoopScanRow]:
     )
     result = session.connection().execute(query).tuples()
     # Typed by hand: the id is a primary key and the logged time is never null.
-    rows = [(*row[:7], bool(row[7]), row[8], row[9]) for row in result]
-    return typing.cast(list[LoopScanRow], rows)
+    return typing.cast(list[LoopScanRow], result.all())
 
 
 def studies_with_teaching_category(*, session: Session, category: str) -> set[int]:
