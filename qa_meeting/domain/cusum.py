@@ -25,7 +25,7 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
-from operator import attrgetter
+from operator import itemgetter
 from typing import NamedTuple
 
 from qa_meeting.errors import ValidationError
@@ -105,19 +105,17 @@ class CusumCurve:
 def cusum_curve(outcomes: Sequence[Outcome], params: CusumParams) -> CusumCurve:
     """The cumulative and reset curves over ``outcomes`` sorted by scan date, then study id."""
     s, h = params.s, params.h
+    failed, succeeded = 1 - s, -s
     cumulative = reset = 0.0
     signal_at: int | None = None
-    points = []
-    ordered = sorted(outcomes, key=attrgetter("scanned_on", "study_id"))
-    for number, outcome in enumerate(ordered, start=1):
-        step = (1 - s) if outcome.failure else -s
+    points: list[CusumPoint] = []
+    append = points.append
+    ordered = sorted(outcomes, key=itemgetter(0, 1))  # (scanned_on, study_id)
+    for number, (scanned_on, study_id, failure) in enumerate(ordered, start=1):
+        step = failed if failure else succeeded
         cumulative += step
         reset = max(0.0, reset + step)
         if signal_at is None and reset >= h:
             signal_at = number
-        points.append(
-            CusumPoint(
-                number, outcome.study_id, outcome.scanned_on, outcome.failure, cumulative, reset
-            )
-        )
+        append(CusumPoint(number, study_id, scanned_on, failure, cumulative, reset))
     return CusumCurve(points=tuple(points), s=s, h=h, signal_at=signal_at)

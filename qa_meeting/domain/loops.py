@@ -231,16 +231,18 @@ def offered_cells(protocols: Mapping[str, Protocol]) -> frozenset[tuple[str, str
     return frozenset(cells)
 
 
-def _as_entry(fact: ScanFact) -> QueueEntry:
-    """The scan as the agenda builder sees it, so its cells are counted the agenda's way."""
+def _as_entry(protocol_id: str | None, findings: frozenset[str]) -> QueueEntry:
+    """A scan of this kind as the agenda builder sees it, so its cells are counted the
+    agenda's way (they depend on the protocol and the findings alone, not on which scan or
+    whose: the study id is left 0 and the trainee unset)."""
     return QueueEntry(
-        study_id=fact.study_id,
+        study_id=0,
         reason=NominationReason.CHAIR_ADDED,
         pinned=False,
-        trainee_id=fact.trainee_id,
-        protocol_id=fact.protocol_id or "unknown",
+        trainee_id=None,
+        protocol_id=protocol_id or "unknown",
         views=frozenset(),
-        findings=fact.findings,
+        findings=findings,
         error_stage=None,
     )
 
@@ -250,21 +252,30 @@ def variety_per_trainee(
 ) -> list[VarietyRow]:
     """Per trainee with over-read scans: protocols and protocol x finding cells covered."""
     offered = offered_cells(protocols)
-    # Per trainee, their over-read scans' count and one scan per distinct (protocol, findings):
-    # scans alike in both cover the same cells, so the agenda's count reads each kind once.
+    # The over-read scans counted per trainee and kind (protocol, findings): scans of one kind
+    # cover the same cells, so the agenda's count reads each kind once.
+    counted = Counter(
+        (f.trainee_id, f.protocol_id, f.findings)
+        for f in facts
+        if f.trainee_id is not None and f.overread_on is not None and f.protocol_id in protocols
+    )
     scans: dict[int, int] = defaultdict(int)
-    kinds: dict[int, dict[tuple[str | None, frozenset[str]], ScanFact]] = defaultdict(dict)
-    for fact in facts:
-        if (
-            fact.trainee_id is not None
-            and fact.overread_on is not None
-            and fact.protocol_id in protocols
-        ):
-            scans[fact.trainee_id] += 1
-            kinds[fact.trainee_id].setdefault((fact.protocol_id, fact.findings), fact)
+    kinds: dict[int, list[tuple[str | None, frozenset[str]]]] = defaultdict(list)
+    for (trainee, protocol_id, findings), n in counted.items():
+        assert trainee is not None
+        scans[trainee] += n
+        kinds[trainee].append((protocol_id, findings))
+    # The agenda's cells of each kind, worked out once however many trainees share it; a
+    # trainee's cells are the union over their kinds (as ``variety_cells`` unions per scan).
+    cells_of: dict[tuple[str | None, frozenset[str]], set[tuple[str, str]]] = {}
     rows = []
     for trainee_id, seen in sorted(kinds.items()):
-        cells = variety_cells(_as_entry(f) for f in seen.values()) & offered
+        cells: set[tuple[str, str]] = set()
+        for kind in seen:
+            kind_cells = cells_of.get(kind)
+            if kind_cells is None:
+                kind_cells = cells_of[kind] = variety_cells([_as_entry(*kind)]) & offered
+            cells |= kind_cells
         rows.append(
             VarietyRow(
                 trainee_id=trainee_id,
