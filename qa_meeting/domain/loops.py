@@ -33,7 +33,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
 from functools import lru_cache
-from operator import attrgetter
+from itertools import groupby
+from operator import itemgetter
 from typing import NamedTuple
 
 from qa_meeting.domain.agenda import NORMAL, QueueEntry, variety_cells
@@ -172,20 +173,19 @@ class FeedbackDelays:
 
 def feedback_delays(facts: Sequence[ScanFact], today: date) -> FeedbackDelays:
     """Days from scan to over-read, their median overall and per week, and the backlog."""
-    delays = sorted(
+    # Sorted as plain (scan date, study id, over-read date) tuples, then made delays.
+    ordered = sorted(
         (
-            Delay(f.study_id, f.scanned_on, (f.overread_on - f.scanned_on).days)
+            (f.scanned_on, f.study_id, f.overread_on)
             for f in facts
             if f.scanned_on is not None and f.overread_on is not None
         ),
-        key=attrgetter("scanned_on", "study_id"),
+        key=itemgetter(0, 1),
     )
-    per_day: dict[date, list[int]] = defaultdict(list)
-    for delay in delays:
-        per_day[delay.scanned_on].append(delay.days)
+    delays = [Delay(study_id, day, (read_on - day).days) for day, study_id, read_on in ordered]
     weeks: dict[str, list[int]] = defaultdict(list)
-    for day, days in per_day.items():
-        weeks[week_of(day)].extend(days)
+    for day, same_day in groupby(delays, key=itemgetter(1)):  # by scan date
+        weeks[week_of(day)].extend([delay.days for delay in same_day])
     backlog = sorted(
         (
             Delay(f.study_id, f.day, (today - f.day).days)
