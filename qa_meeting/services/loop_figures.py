@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import gc
 import json
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
@@ -139,10 +139,21 @@ _HOUR_END = timedelta(minutes=59, seconds=59, microseconds=999_999)
 
 def _scan_facts(ctx: AppContext, protocols: Mapping[str, Protocol]) -> list[ScanFact]:
     with transaction(ctx.engine) as session:
-        rows = repository.loop_scan_rows(session=session)
         good_practice = repository.studies_with_teaching_category(
             session=session, category=TeachingCategory.GOOD_PRACTICE.value
         )
+        # Each batch of rows becomes facts as it arrives (one batch held, not every row).
+        return _facts(
+            repository.iter_loop_scan_rows(session=session), good_practice, ctx, protocols
+        )
+
+
+def _facts(
+    rows: Iterable[repository.LoopScanRow],
+    good_practice: set[int],
+    ctx: AppContext,
+    protocols: Mapping[str, Protocol],
+) -> list[ScanFact]:
     # The agenda's definition of a finding (``meeting_queue.findings_of``), with each
     # protocol's positive answers worked out once, and each distinct answer set (per protocol)
     # parsed once; scan dates and local dates likewise once per distinct value.

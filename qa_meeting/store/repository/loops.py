@@ -6,9 +6,10 @@ A handful of grouped queries whatever the number of scans: never one query per s
 from __future__ import annotations
 
 import typing
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from typing import Any
 
-from sqlalchemy import Boolean, String, Text, cast, func, type_coerce
+from sqlalchemy import Boolean, Select, String, Text, cast, func, type_coerce
 from sqlalchemy import select as sa_select
 from sqlalchemy.orm import aliased
 from sqlmodel import Session, and_, col, select
@@ -25,6 +26,7 @@ from qa_meeting.store.models import (
 
 __all__ = [
     "LoopScanRow",
+    "iter_loop_scan_rows",
     "loop_attendance",
     "loop_data_version",
     "loop_meetings",
@@ -44,12 +46,28 @@ LoopScanRow = tuple[
 ]
 
 
-def loop_scan_rows(*, session: Session) -> list[LoopScanRow]:
+SCAN_ROWS_BATCH = 5_000
+
+
+def iter_loop_scan_rows(*, session: Session) -> Iterator[LoopScanRow]:
     """Every scan, in id order, with whether it has a trainee read, and its expert read's
-    time and answers (one query; see ``LoopScanRow``)."""
+    time and answers (one query, see ``LoopScanRow``), fetched ``SCAN_ROWS_BATCH`` rows at a
+    time: a caller that turns each row into something smaller holds one batch of them, not
+    every one. Consume it inside the session."""
+    result = session.connection().execution_options(yield_per=SCAN_ROWS_BATCH).execute(_scan_rows())
+    # Typed by hand: the id is a primary key and the logged time is never null.
+    yield from typing.cast(Iterator[LoopScanRow], result.tuples())
+
+
+def loop_scan_rows(*, session: Session) -> list[LoopScanRow]:
+    """Every scan's row (``iter_loop_scan_rows``), all at once."""
+    return list(iter_loop_scan_rows(session=session))
+
+
+def _scan_rows() -> Select[*tuple[Any, ...]]:
     trainee = aliased(Read)
     expert = aliased(Read)
-    query = (
+    return (
         sa_select(
             col(Study.id),
             col(Study.operator_id),
@@ -72,9 +90,6 @@ def loop_scan_rows(*, session: Session) -> list[LoopScanRow]:
         )
         .order_by(col(Study.id))
     )
-    result = session.connection().execute(query).tuples()
-    # Typed by hand: the id is a primary key and the logged time is never null.
-    return typing.cast(list[LoopScanRow], result.all())
 
 
 def studies_with_teaching_category(*, session: Session, category: str) -> set[int]:
