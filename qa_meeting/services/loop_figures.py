@@ -20,6 +20,7 @@ from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
+from itertools import chain
 from zoneinfo import ZoneInfo
 
 from qa_meeting.domain.cadence import AttendanceRow, CadenceRow, MeetingFact, attendance, cadence
@@ -143,9 +144,8 @@ def _scan_facts(ctx: AppContext, protocols: Mapping[str, Protocol]) -> list[Scan
             session=session, category=TeachingCategory.GOOD_PRACTICE.value
         )
         # Each batch of rows becomes facts as it arrives (one batch held, not every row).
-        return _facts(
-            repository.iter_loop_scan_rows(session=session), good_practice, ctx, protocols
-        )
+        batches = repository.loop_scan_row_batches(session=session)
+        return _facts(chain.from_iterable(batches), good_practice, ctx, protocols)
 
 
 def _facts(

@@ -26,10 +26,10 @@ from qa_meeting.store.models import (
 
 __all__ = [
     "LoopScanRow",
-    "iter_loop_scan_rows",
     "loop_attendance",
     "loop_data_version",
     "loop_meetings",
+    "loop_scan_row_batches",
     "loop_scan_rows",
     "studies_with_teaching_category",
 ]
@@ -49,19 +49,20 @@ LoopScanRow = tuple[
 SCAN_ROWS_BATCH = 5_000
 
 
-def iter_loop_scan_rows(*, session: Session) -> Iterator[LoopScanRow]:
+def loop_scan_row_batches(*, session: Session) -> Iterator[Sequence[LoopScanRow]]:
     """Every scan, in id order, with whether it has a trainee read, and its expert read's
-    time and answers (one query, see ``LoopScanRow``), fetched ``SCAN_ROWS_BATCH`` rows at a
-    time: a caller that turns each row into something smaller holds one batch of them, not
+    time and answers (one query, see ``LoopScanRow``), in batches of ``SCAN_ROWS_BATCH``
+    rows: a caller that turns each row into something smaller holds one batch of them, not
     every one. Consume it inside the session."""
-    result = session.connection().execution_options(yield_per=SCAN_ROWS_BATCH).execute(_scan_rows())
+    execution = session.connection().execution_options(yield_per=SCAN_ROWS_BATCH)
     # Typed by hand: the id is a primary key and the logged time is never null.
-    yield from typing.cast(Iterator[LoopScanRow], result.tuples())
+    batches = execution.execute(_scan_rows()).tuples().partitions()
+    yield from typing.cast(Iterator[Sequence[LoopScanRow]], batches)
 
 
 def loop_scan_rows(*, session: Session) -> list[LoopScanRow]:
-    """Every scan's row (``iter_loop_scan_rows``), all at once."""
-    return list(iter_loop_scan_rows(session=session))
+    """Every scan's row (``loop_scan_row_batches``), all at once."""
+    return [row for batch in loop_scan_row_batches(session=session) for row in batch]
 
 
 def _scan_rows() -> Select[*tuple[Any, ...]]:
