@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import event, inspect
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.pool import StaticPool
 from sqlmodel import Session, SQLModel, create_engine
@@ -45,7 +45,13 @@ def make_engine(url: str) -> Engine:
         )
         event.listen(engine, "connect", _sqlite_pragmas)
     elif url.startswith("postgresql"):
-        engine = create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=5)
+        engine = create_engine(
+            url,
+            pool_pre_ping=True,
+            pool_size=5,
+            max_overflow=5,
+            connect_args={"options": _postgres_options(url)},
+        )
     else:
         raise ConfigurationError(
             f"The database URL must start with sqlite or postgresql, not {url.split(':')[0]!r}.",
@@ -60,6 +66,14 @@ def make_engine(url: str) -> Engine:
         ) from exc
     _check_schema(engine)
     return engine
+
+
+def _postgres_options(url: str) -> str:
+    """The URL's own ``options`` plus a pinned date style and time zone: dates and times read
+    as text (the loop figures do, for speed) are ISO and UTC whatever the server's defaults."""
+    own = make_url(url).query.get("options", "")
+    own_text = own if isinstance(own, str) else " ".join(own)
+    return f"{own_text} -c DateStyle=ISO,YMD -c TimeZone=UTC".strip()
 
 
 def _check_schema(engine: Engine) -> None:

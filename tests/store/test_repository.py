@@ -160,3 +160,26 @@ def test_a_database_from_an_older_version_is_refused_with_a_remedy(tmp_path) -> 
     with pytest.raises(ConfigurationError, match="older version") as caught:
         make_engine(f"sqlite:///{path}")
     assert "meeting lacks" in caught.value.message and "Back up" in caught.value.remedy
+
+
+def test_postgres_sessions_read_dates_as_iso_in_utc_whatever_the_url_asks(
+    postgres_url: str,
+) -> None:
+    """Dates read as text (the loop figures) must not depend on the server's DateStyle."""
+    from sqlalchemy import text
+
+    from qa_meeting.store.db import make_engine
+
+    engine = make_engine(f"{postgres_url}%20-cDateStyle%3DSQL,DMY%20-cTimeZone%3DPacific/Auckland")
+    try:
+        with engine.connect() as connection:
+            shown = connection.execute(
+                text(
+                    "select current_setting('DateStyle'), current_setting('TimeZone'),"
+                    " cast(date '2026-11-29' as varchar), current_schema()"
+                )
+            ).one()
+    finally:
+        engine.dispose()
+    assert shown[:3] == ("ISO, YMD", "UTC", "2026-11-29")
+    assert shown[3] == postgres_url.rsplit("%3D", 1)[1]  # the URL's own options still apply
