@@ -34,7 +34,7 @@ from bench.meeting_data import SCANS, department
 from qa_meeting.services import loop_figures
 from qa_meeting.services.context import Actor, AppContext, build_context
 from qa_meeting.services.digest import meeting_digest
-from qa_meeting.services.digest_frames import frame_links, key_frames
+from qa_meeting.services.digest_frames import case_sources, frame_links, key_frames
 from qa_meeting.services.digest_html import render_html
 from qa_meeting.services.digest_pdf import render_pdf
 from qa_meeting.services.protocols import load_protocols
@@ -90,19 +90,9 @@ def _key_frames_alone(ctx: AppContext, meeting_id: int) -> Callable[[], object]:
         for item in items:
             if item.outcome != ItemOutcome.PRESENTED:
                 continue
-            clips = repository.list_clips(session=session, study_id=item.study_id)
-            loops = sorted((c for c in clips if c.container == "dicom"), key=lambda c: c.id or 0)
-            notes = [
-                a
-                for c in loops
-                for a in repository.list_annotations(session=session, clip_id=c.id or 0)
-            ]
-            points = list(
-                repository.list_teaching_points(
-                    session=session, meeting_id=meeting_id, study_id=item.study_id
-                )
-            )
-            inputs.append((loops, frame_links(loops, points, notes, {})))
+            sources = case_sources(session, study_id=item.study_id, meeting_id=meeting_id)
+            links = frame_links(sources.loops, sources.points, sources.notes, {})
+            inputs.append((sources.loops, links))
 
     def work() -> object:
         return [key_frames(ctx, loops, links) for loops, links in inputs]

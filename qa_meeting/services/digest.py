@@ -39,7 +39,7 @@ from qa_meeting.domain.protocols import Protocol
 from qa_meeting.errors import NotFoundError, ValidationError
 from qa_meeting.services import audit
 from qa_meeting.services.context import Actor, AppContext
-from qa_meeting.services.digest_frames import frame_links, key_frames
+from qa_meeting.services.digest_frames import case_sources, frame_links, key_frames
 from qa_meeting.services.digest_html import render_html
 from qa_meeting.services.digest_pdf import render_pdf
 from qa_meeting.services.export_steps import original_identifiers
@@ -277,18 +277,8 @@ def _build_case(
     with transaction(ctx.engine) as session:
         study = repository.get_study(session=session, study_id=item.study_id)
         assert study is not None, item.study_id
-        clips = repository.list_clips(session=session, study_id=item.study_id)
-        loops = sorted((c for c in clips if c.container == "dicom"), key=lambda c: c.id or 0)
-        notes = [
-            a
-            for c in loops
-            for a in repository.list_annotations(session=session, clip_id=c.id or 0)
-        ]
-        points = list(
-            repository.list_teaching_points(
-                session=session, meeting_id=item.meeting_id, study_id=item.study_id
-            )
-        )
+        sources = case_sources(session, study_id=item.study_id, meeting_id=item.meeting_id)
+        loops, notes, points = sources.loops, sources.notes, sources.points
         trainee = repository.get_read(session=session, study_id=item.study_id, kind="trainee")
         expert = repository.get_read(session=session, study_id=item.study_id, kind="expert")
     originals = original_identifiers(ctx, loops)

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import NDArray
 from PIL import Image
+from sqlmodel import Session
 
 from qa_meeting.domain.deid import NeedsMaskError, PixelPlan
 from qa_meeting.domain.digest import KeyFrame, chosen_frames
@@ -22,6 +23,7 @@ from qa_meeting.imaging import frames as dicom_frames
 from qa_meeting.imaging.deid_pixels import apply_plan
 from qa_meeting.services.context import AppContext
 from qa_meeting.services.media import dicom_pixel_plan
+from qa_meeting.store import repository
 from qa_meeting.store.models import Annotation, Clip, TeachingPoint
 
 MAX_WIDTH = 640
@@ -39,6 +41,28 @@ class FrameLink:
     clip_id: int
     frame_index: int
     label: str = ""
+
+
+@dataclass(frozen=True)
+class CaseSources:
+    """What a case's key frames are chosen from: its DICOM loops (oldest first), their
+    annotations, and the teaching points recorded on it at the meeting."""
+
+    loops: list[Clip]
+    notes: list[Annotation]
+    points: list[TeachingPoint]
+
+
+def case_sources(session: Session, *, study_id: int, meeting_id: int | None) -> CaseSources:
+    clips = repository.list_clips(session=session, study_id=study_id)
+    loops = sorted((c for c in clips if c.container == "dicom"), key=lambda c: c.id or 0)
+    notes = [
+        a for c in loops for a in repository.list_annotations(session=session, clip_id=c.id or 0)
+    ]
+    points = repository.list_teaching_points(
+        session=session, meeting_id=meeting_id, study_id=study_id
+    )
+    return CaseSources(loops, notes, list(points))
 
 
 def frame_links(
