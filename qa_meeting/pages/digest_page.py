@@ -12,6 +12,7 @@ from qa_meeting.services import digest
 from qa_meeting.services.context import Actor
 from qa_meeting.ui import resources, state
 from qa_meeting.ui.feedback import reported_errors
+from qa_meeting.ui.widgets import digest_downloads
 
 MEETING_KEY = "digest_meeting"
 PREVIEW_HEIGHT = 900
@@ -52,22 +53,8 @@ def render() -> None:
                 icon=":material/visibility_off:",
             )
         name = f"qa-meeting-digest-{chosen.held_on.isoformat()}-meeting-{chosen.id}"
-        left, right = st.columns(2)
-        left.download_button(
-            "Download HTML (for e-mail)",
-            files.html.encode("utf-8"),
-            file_name=f"{name}.html",
-            mime="text/html",
-            icon=":material/mail:",
-            width="stretch",
-        )
-        right.download_button(
-            "Download PDF",
-            files.pdf,
-            file_name=f"{name}.pdf",
-            mime="application/pdf",
-            icon=":material/picture_as_pdf:",
-            width="stretch",
+        digest_downloads.show(
+            files.html, files.pdf, file_stem=name, html_label="Download HTML (for e-mail)"
         )
         st.subheader(files.title)
         with st.container(height=PREVIEW_HEIGHT):

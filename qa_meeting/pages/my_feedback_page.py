@@ -21,6 +21,7 @@ from qa_meeting.services.my_feedback import (
 )
 from qa_meeting.ui import resources, state
 from qa_meeting.ui.feedback import reported_errors
+from qa_meeting.ui.widgets import digest_downloads
 from qa_meeting.ui.widgets.agreement import plain
 
 _DIGEST = "my_feedback_digest_{}"  # the prepared files (plain str/bytes), per signed-in user
@@ -109,23 +110,7 @@ def _digest(actor: Actor) -> None:
     files = st.session_state.get(key)
     if not isinstance(files, dict):
         return
-    html, pdf = st.columns(2)
-    html.download_button(
-        "Download HTML",
-        data=files["html"],
-        file_name="my-qa-feedback.html",
-        mime="text/html",
-        on_click="ignore",
-        icon=":material/html:",
-    )
-    pdf.download_button(
-        "Download PDF",
-        data=files["pdf"],
-        file_name="my-qa-feedback.pdf",
-        mime="application/pdf",
-        on_click="ignore",
-        icon=":material/picture_as_pdf:",
-    )
+    digest_downloads.show(files["html"], files["pdf"], file_stem="my-qa-feedback")
 
 
 def _show(feedback: MyFeedback) -> None:
