@@ -8,15 +8,18 @@ fail under CI=true and are skipped elsewhere, with the reason shown.
 from __future__ import annotations
 
 import os
+import shutil
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import replace
 from pathlib import Path
 
 import pytest
+from click.testing import CliRunner, Result
 from sqlalchemy import create_engine, text
 from sqlalchemy.exc import OperationalError
 
+from qa_meeting.cli import main
 from qa_meeting.services.context import Actor, AppContext
 from qa_meeting.services.users import actor_for, create_user
 from qa_meeting.settings import Settings, load_settings
@@ -135,3 +138,20 @@ def actor_named(ctx: AppContext, username: str) -> Actor:
         user = get_user_by_username(session=session, username=username)
         assert user is not None, username
         return actor_for(user)
+
+
+Run = Callable[..., Result]
+
+
+@pytest.fixture
+def demo_cli(demo_template: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Run:
+    """``qa-meeting`` over a private copy of the demo data: ``demo_cli("digest", "1", ...)``."""
+    shutil.copytree(demo_template, tmp_path / "data")
+    monkeypatch.setenv("QA_MEETING_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.delenv("QA_MEETING_DATABASE_URL", raising=False)
+    runner = CliRunner()
+
+    def invoke(*args: str | Path) -> Result:
+        return runner.invoke(main, [str(a) for a in args], catch_exceptions=False)
+
+    return invoke

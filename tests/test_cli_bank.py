@@ -4,31 +4,14 @@ from __future__ import annotations
 
 import json
 import shutil
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import pytest
 from click.testing import CliRunner, Result
 
 from qa_meeting.cli import main
+from tests.conftest import Run
 from tests.imaging.test_deidentify import MARKER, marked_dataset, write
-
-Run = Callable[..., Result]
-
-
-@pytest.fixture
-def run(demo_template: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Run:
-    """``qa-meeting`` over a private copy of the demo data."""
-    shutil.copytree(demo_template, tmp_path / "data")
-    monkeypatch.setenv("QA_MEETING_DATA_DIR", str(tmp_path / "data"))
-    monkeypatch.delenv("QA_MEETING_DATABASE_URL", raising=False)
-    runner = CliRunner()
-
-    def invoke(*args: str | Path) -> Result:
-        return runner.invoke(main, [str(a) for a in args], catch_exceptions=False)
-
-    return invoke
 
 
 def _json(output: str) -> list[dict[str, Any]]:
@@ -36,7 +19,7 @@ def _json(output: str) -> list[dict[str, Any]]:
 
 
 def test_deidentify_a_folder_blocks_a_loop_without_regions_until_masked(
-    run: Run, tmp_path: Path
+    demo_cli: Run, tmp_path: Path
 ) -> None:
     folder = tmp_path / "in"
     folder.mkdir()
@@ -44,13 +27,13 @@ def test_deidentify_a_folder_blocks_a_loop_without_regions_until_masked(
     bare = marked_dataset("two")
     del bare.SequenceOfUltrasoundRegions
     write(bare, folder / "two.dcm")
-    result = run("deidentify", folder, tmp_path / "out")
+    result = demo_cli("deidentify", folder, tmp_path / "out")
     assert result.exit_code == 2
     lines = result.stdout.splitlines()
     assert lines[0].startswith("done") and "regions" in lines[0]
     assert lines[1].startswith("blocked") and "needs a mask" in lines[1] and "--mask" in lines[1]
     assert "1 of 2 file(s) blocked" in result.stderr
-    masked = run(
+    masked = demo_cli(
         "deidentify", folder / "two.dcm", tmp_path / "out2", "--mask", "0,40,239,190", "--json"
     )
     assert masked.exit_code == 0
@@ -58,18 +41,18 @@ def test_deidentify_a_folder_blocks_a_loop_without_regions_until_masked(
     assert row["status"] == "done" and row["report"]["pixel_method"] == "mask"
     for path in (tmp_path / "out2").iterdir():
         assert MARKER.encode() not in path.read_bytes() and MARKER not in path.name
-    assert run("deidentify", folder, tmp_path / "x", "--mask", "nonsense").exit_code == 2
+    assert demo_cli("deidentify", folder, tmp_path / "x", "--mask", "nonsense").exit_code == 2
 
 
-def test_export_prepares_then_publishes_on_confirmation(run: Run, tmp_path: Path) -> None:
+def test_export_prepares_then_publishes_on_confirmation(demo_cli: Run, tmp_path: Path) -> None:
     out = tmp_path / "export"
-    prepared = run("export", "--meeting", "1", "--out", out)
+    prepared = demo_cli("export", "--meeting", "1", "--out", out)
     assert prepared.exit_code == 0, prepared.output
     assert prepared.stdout.count("awaiting confirmation") == 2
     sheets = sorted((out / "review").iterdir())
     assert len(sheets) == 2 and all(str(s) in prepared.stdout for s in sheets)
-    [first, _] = _json(run("export", "--meeting", "1", "--out", out, "--json").stdout)
-    published = run(
+    [first, _] = _json(demo_cli("export", "--meeting", "1", "--out", out, "--json").stdout)
+    published = demo_cli(
         "export", "--case", first["study_id"], "--out", out, "--confirm-reviewed", "--json"
     )
     assert published.exit_code == 0, published.output
@@ -77,7 +60,7 @@ def test_export_prepares_then_publishes_on_confirmation(run: Run, tmp_path: Path
     assert row["status"] == "published"
     [archive] = row["files"]
     assert Path(archive).parent == out and Path(archive).suffix == ".zip"
-    again = run("export", "--case", first["study_id"], "--out", out)
+    again = demo_cli("export", "--case", first["study_id"], "--out", out)
     assert again.exit_code == 2 and "in the image bank already" in again.stdout
 
     other = tmp_path / "other-site"
@@ -94,28 +77,28 @@ def run_elsewhere(data_dir: Path, *args: str | Path) -> Result:
     return CliRunner().invoke(main, [str(a) for a in args], env=env, catch_exceptions=False)
 
 
-def test_export_refusals_exit_2_with_the_reason(run: Run, tmp_path: Path) -> None:
+def test_export_refusals_exit_2_with_the_reason(demo_cli: Run, tmp_path: Path) -> None:
     out = tmp_path / "out"
-    neither = run("export", "--out", out)
+    neither = demo_cli("export", "--out", out)
     assert neither.exit_code == 2 and "--case or --meeting" in neither.stderr
-    unprepared = run("export", "--meeting", "1", "--out", out, "--confirm-reviewed", "--json")
+    unprepared = demo_cli("export", "--meeting", "1", "--out", out, "--confirm-reviewed", "--json")
     assert unprepared.exit_code == 2
     rows = _json(unprepared.stdout)
     assert len(rows) == 2 and all("has no export to confirm" in r["message"] for r in rows)
     approved = {r["study_id"] for r in rows}
-    listed = _json(run("scans", "list", "--json").stdout)
+    listed = _json(demo_cli("scans", "list", "--json").stdout)
     other = next(r["study_id"] for r in listed if r["study_id"] not in approved)
-    not_approved = run("export", "--case", other, "--out", out, "--json")
+    not_approved = demo_cli("export", "--case", other, "--out", out, "--json")
     assert not_approved.exit_code == 2
     [row] = _json(not_approved.stdout)
     assert row["status"] == "refused" and "not approved for the image bank" in row["message"]
     assert not out.exists() or not list(out.glob("*.zip"))
 
 
-def test_bank_import_refuses_a_tampered_package(run: Run, tmp_path: Path) -> None:
+def test_bank_import_refuses_a_tampered_package(demo_cli: Run, tmp_path: Path) -> None:
     out = tmp_path / "export"
-    case = _json(run("export", "--meeting", "1", "--out", out, "--json").stdout)[0]["study_id"]
-    published = run("export", "--case", case, "--out", out, "--confirm-reviewed", "--json")
+    case = _json(demo_cli("export", "--meeting", "1", "--out", out, "--json").stdout)[0]["study_id"]
+    published = demo_cli("export", "--case", case, "--out", out, "--confirm-reviewed", "--json")
     [archive] = _json(published.stdout)[0]["files"]
     folder = tmp_path / "unzipped"
     shutil.unpack_archive(archive, folder)
