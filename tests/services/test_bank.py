@@ -171,7 +171,7 @@ def test_the_export_and_attempt_queries_on_both_databases(any_ctx: AppContext) -
             item.approved_for_bank = for_bank
             repository.save_agenda_item(session=session, item=item)
         for _ in range(2):
-            repository.add_export(session=session, export=Export(study_id=study.id))
+            repository.save_export(session=session, export=Export(study_id=study.id))
         case = BankCase(package_id="p", protocol_id="dvt", package_path="/nowhere")
         case_id = repository.add_bank_case(session=session, case=case).id
         assert case_id is not None

@@ -10,7 +10,6 @@ from qa_meeting.store.models import AgendaItem, BankAttempt, Export
 
 __all__ = [
     "add_bank_attempt",
-    "add_export",
     "bank_approved_items",
     "get_export",
     "list_bank_attempts",
@@ -35,13 +34,8 @@ def bank_approved_items(
     return session.exec(query).all()
 
 
-def add_export(*, session: Session, export: Export) -> Export:
-    session.add(export)
-    session.flush()
-    return export
-
-
 def save_export(*, session: Session, export: Export) -> Export:
+    """Insert or update an export row (flushed, so a new one has its id)."""
     session.add(export)
     session.flush()
     return export
